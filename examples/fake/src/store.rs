@@ -1,0 +1,253 @@
+//! The `Fake` secret store.
+
+use crate::spec::{FakeEntry, FakeSpec};
+use eso_runtime::{
+    Capabilities, Ctx, Error, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore,
+    SecretValue,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A pushed secret.
+#[derive(Debug, Clone)]
+struct Pushed {
+    value: SecretValue,
+    tags: BTreeMap<String, String>,
+}
+
+type PushedSecrets = Arc<Mutex<BTreeMap<String, Pushed>>>;
+
+/// The `Fake` store. Pushed secrets live here, one map per provider object (by UID).
+#[derive(Default)]
+pub struct FakeStore {
+    pushed: Mutex<HashMap<String, PushedSecrets>>,
+}
+
+/// A connected `Fake` object: its spec's entries and its pushed secrets.
+pub struct FakeClient {
+    entries: Vec<FakeEntry>,
+    pushed: PushedSecrets,
+    latency: Duration,
+}
+
+fn poisoned() -> Error {
+    Error::internal("fake store lock poisoned")
+}
+
+impl FakeClient {
+    async fn simulate_latency(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+
+    fn pushed(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, Pushed>>> {
+        self.pushed.lock().map_err(|_| poisoned())
+    }
+
+    /// The current value of `key` at `version`: pushed values win for the unversioned read.
+    fn lookup(&self, key: &str, version: Option<&str>) -> Result<Option<(SecretValue, Option<&FakeEntry>)>> {
+        if version.is_none() {
+            if let Some(pushed) = self.pushed()?.get(key) {
+                return Ok(Some((pushed.value.clone(), None)));
+            }
+        }
+        let version = version.unwrap_or("");
+        Ok(self
+            .entries
+            .iter()
+            .find(|e| e.key == key && e.version == version)
+            .map(|e| (SecretValue::from(e.value.as_str()), Some(e))))
+    }
+}
+
+fn json_object(value: &SecretValue, key: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::from_slice::<serde_json::Value>(value.expose()) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        _ => Err(Error::invalid_request(format!("secret {key} is not a JSON object"))),
+    }
+}
+
+fn json_to_value(value: &serde_json::Value) -> SecretValue {
+    match value {
+        serde_json::Value::String(text) => SecretValue::from(text.as_str()),
+        other => SecretValue::from(other.to_string()),
+    }
+}
+
+/// A property, `a.b.c` walking into nested objects.
+fn property(object: &serde_json::Map<String, serde_json::Value>, path: &str) -> Option<serde_json::Value> {
+    if let Some(value) = object.get(path) {
+        return Some(value.clone());
+    }
+    let mut parts = path.split('.');
+    let mut current = object.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current.clone())
+}
+
+fn version_label(remote: &RemoteRef) -> String {
+    match &remote.version {
+        Some(version) => format!("{} (version {version})", remote.key),
+        None => remote.key.clone(),
+    }
+}
+
+impl SecretStore for FakeStore {
+    type Spec = FakeSpec;
+    type Client = FakeClient;
+
+    async fn connect(&self, ctx: &Ctx, spec: &FakeSpec) -> Result<FakeClient> {
+        let pushed = {
+            let mut all = self.pushed.lock().map_err(|_| poisoned())?;
+            Arc::clone(all.entry(ctx.uid().to_string()).or_default())
+        };
+        Ok(FakeClient {
+            entries: spec.data.clone(),
+            pushed,
+            latency: spec.latency()?,
+        })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    fn validate_spec(&self, spec: &FakeSpec) -> Result<Vec<String>> {
+        spec.check()?;
+        Ok(if spec.data.is_empty() {
+            vec!["spec.data is empty: this store serves only what is pushed to it".into()]
+        } else {
+            Vec::new()
+        })
+    }
+
+    async fn validate(&self, client: &FakeClient) -> Result<Vec<String>> {
+        client.simulate_latency().await;
+        Ok(Vec::new())
+    }
+
+    async fn get_secret(&self, client: &FakeClient, remote: &RemoteRef) -> Result<SecretValue> {
+        client.simulate_latency().await;
+        let (value, _) = client
+            .lookup(&remote.key, remote.version.as_deref())?
+            .ok_or_else(|| Error::secret_not_found(version_label(remote)))?;
+        match &remote.property {
+            None => Ok(value),
+            Some(name) => {
+                let object = json_object(&value, &remote.key)?;
+                property(&object, name)
+                    .map(|v| json_to_value(&v))
+                    .ok_or_else(|| Error::secret_not_found(format!("{} property {name}", version_label(remote))))
+            }
+        }
+    }
+
+    async fn get_secret_map(&self, client: &FakeClient, remote: &RemoteRef) -> Result<SecretMap> {
+        client.simulate_latency().await;
+        let (value, entry) = client
+            .lookup(&remote.key, remote.version.as_deref())?
+            .ok_or_else(|| Error::secret_not_found(version_label(remote)))?;
+        if let Some(map) = entry.and_then(|e| e.value_map.as_ref()) {
+            return Ok(map.iter().map(|(k, v)| (k.clone(), SecretValue::from(v.as_str()))).collect());
+        }
+        let mut object = json_object(&value, &remote.key)?;
+        if let Some(name) = &remote.property {
+            object = match property(&object, name) {
+                Some(serde_json::Value::Object(inner)) => inner,
+                Some(_) => return Err(Error::invalid_request(format!("property {name} of {} is not a JSON object", remote.key))),
+                None => return Err(Error::secret_not_found(format!("{} property {name}", version_label(remote)))),
+            };
+        }
+        Ok(object.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect())
+    }
+
+    async fn get_all_secrets(&self, client: &FakeClient, find: &FindQuery) -> Result<SecretMap> {
+        client.simulate_latency().await;
+        let mut found = SecretMap::new();
+        // Spec entries: the unversioned value, else the last version listed.
+        let mut latest: BTreeMap<&str, &FakeEntry> = BTreeMap::new();
+        for entry in &client.entries {
+            let replace = latest.get(entry.key.as_str()).is_none_or(|current| !current.version.is_empty());
+            if replace {
+                latest.insert(&entry.key, entry);
+            }
+        }
+        for (key, entry) in latest {
+            if find.matches(key, &entry.tags) {
+                found.insert(key.to_string(), SecretValue::from(entry.value.as_str()));
+            }
+        }
+        for (key, pushed) in client.pushed()?.iter() {
+            if find.matches(key, &pushed.tags) {
+                found.insert(key.clone(), pushed.value.clone());
+            } else {
+                found.remove(key);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn push_secret(&self, client: &FakeClient, push: &PushRequest) -> Result<()> {
+        client.simulate_latency().await;
+        let value = push.value()?;
+        let tags: BTreeMap<String, String> = match push.metadata.as_ref().and_then(|m| m.get("tags")) {
+            None => BTreeMap::new(),
+            Some(tags) => serde_json::from_value(tags.clone())
+                .map_err(|_| Error::invalid_request("push_secret_data.metadata.tags must be an object of strings"))?,
+        };
+        let key = &push.remote.remote_key;
+        let stored = match &push.remote.property {
+            None => value,
+            Some(name) => {
+                let mut object = match client.lookup(key, None)? {
+                    Some((existing, _)) => json_object(&existing, key)?,
+                    None => serde_json::Map::new(),
+                };
+                let text = value
+                    .expose_str()
+                    .ok_or_else(|| Error::invalid_request(format!("the value pushed to {key} property {name} is not UTF-8")))?;
+                object.insert(name.clone(), serde_json::Value::String(text.to_string()));
+                let bytes = serde_json::to_vec(&object).map_err(|error| Error::internal(error.to_string()))?;
+                SecretValue::new(bytes)
+            }
+        };
+        client.pushed()?.insert(key.clone(), Pushed { value: stored, tags });
+        Ok(())
+    }
+
+    async fn delete_secret(&self, client: &FakeClient, remote: &PushRemoteRef) -> Result<()> {
+        client.simulate_latency().await;
+        let mut pushed = client.pushed()?;
+        let Some(name) = &remote.property else {
+            pushed.remove(&remote.remote_key);
+            return Ok(());
+        };
+        let Some(existing) = pushed.get_mut(&remote.remote_key) else {
+            return Ok(());
+        };
+        let mut object = json_object(&existing.value, &remote.remote_key)?;
+        object.remove(name);
+        if object.is_empty() {
+            pushed.remove(&remote.remote_key);
+        } else {
+            let bytes = serde_json::to_vec(&object).map_err(|error| Error::internal(error.to_string()))?;
+            existing.value = SecretValue::new(bytes);
+        }
+        Ok(())
+    }
+
+    async fn secret_exists(&self, client: &FakeClient, remote: &PushRemoteRef) -> Result<bool> {
+        client.simulate_latency().await;
+        let Some((value, _)) = client.lookup(&remote.remote_key, None)? else {
+            return Ok(false);
+        };
+        Ok(match &remote.property {
+            None => true,
+            Some(name) => json_object(&value, &remote.remote_key).is_ok_and(|object| property(&object, name).is_some()),
+        })
+    }
+}

@@ -1,0 +1,219 @@
+//! The provider binary's command line: flags and environment variables per ESO's
+//! conventions, `--dev` for a laptop, and the serve loop with signal handling.
+
+use crate::certs::CertificateSet;
+use crate::logging::LogFormat;
+use crate::server::{Settings, Transport};
+use crate::source::files::FilesSource;
+use crate::tls::{CertPaths, ExpectedNames};
+use crate::{Error, Provider, Result};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Parses `500ms`, `2s`, `5m`, `1h` or a plain number of seconds.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 2s or 5m"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(format!("{text:?} has an unknown unit; use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is not a valid duration"))
+}
+
+/// Flags of the provider binary. Each has an environment variable.
+#[derive(Debug, Clone, clap::Parser)]
+pub struct ServeArgs {
+    /// gRPC port.
+    #[arg(long, env = "GRPC_PORT", default_value_t = 8080)]
+    pub grpc_port: u16,
+    /// HTTP port for /metrics, /healthz and /readyz.
+    #[arg(long, env = "METRICS_PORT", default_value_t = 8081)]
+    pub metrics_port: u16,
+    /// Address to listen on (default 0.0.0.0; 127.0.0.1 with --dev).
+    #[arg(long, env = "BIND_ADDRESS")]
+    pub bind_address: Option<IpAddr>,
+    /// Folder with ca.crt, tls.crt and tls.key.
+    #[arg(long, env = "TLS_CERT_DIR", default_value = "/etc/provider/certs")]
+    pub tls_cert_dir: PathBuf,
+    /// CA file, instead of <tls-cert-dir>/ca.crt.
+    #[arg(long, env = "TLS_CA_CERT_FILE")]
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Certificate file, instead of <tls-cert-dir>/tls.crt.
+    #[arg(long, env = "TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Key file, instead of <tls-cert-dir>/tls.key.
+    #[arg(long, env = "TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// Serve gRPC without TLS. Anyone who can reach the port can read secrets.
+    #[arg(long, env = "INSECURE_PLAINTEXT")]
+    pub insecure_plaintext: bool,
+    /// The Service ESO core dials (e.g. provider-vault); its names are checked against the certificate.
+    #[arg(long, env = "SERVICE_NAME")]
+    pub service_name: Option<String>,
+    /// This pod's namespace.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// The cluster's DNS domain.
+    #[arg(long, env = "CLUSTER_DOMAIN", default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// Another name the server certificate must carry (repeatable).
+    #[arg(long = "tls-expected-name")]
+    pub tls_expected_names: Vec<String>,
+    /// How often certificate and manifest files are checked for changes.
+    #[arg(long, env = "RELOAD_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub reload_interval: Duration,
+    /// How long in-flight calls may take to finish after SIGTERM.
+    #[arg(long, env = "SHUTDOWN_GRACE_PERIOD", default_value = "25s", value_parser = parse_duration)]
+    pub shutdown_grace_period: Duration,
+    /// Read provider objects and Secrets from this folder of YAML manifests (reloaded on change).
+    #[arg(long, env = "MANIFESTS_DIR")]
+    pub manifests: Option<PathBuf>,
+    /// Development mode: make an ephemeral CA, server and client certificate, and listen on 127.0.0.1.
+    #[arg(long)]
+    pub dev: bool,
+    /// Where --dev writes its certificates (client side in <dir>/client).
+    #[arg(long, default_value = ".eso-dev")]
+    pub dev_dir: PathBuf,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    fn expected_names(&self) -> Result<ExpectedNames> {
+        let mut expected = match (&self.service_name, &self.namespace) {
+            (Some(service), Some(namespace)) => ExpectedNames::for_service(service, namespace, &self.cluster_domain),
+            (Some(_), None) => {
+                return Err(Error::invalid_config(
+                    "--service-name needs --namespace (env POD_NAMESPACE) to know the Service's names",
+                ));
+            }
+            (None, _) => ExpectedNames::default(),
+        };
+        expected.required.extend(self.tls_expected_names.iter().cloned());
+        Ok(expected)
+    }
+
+    fn cert_paths(&self, dir: &std::path::Path) -> CertPaths {
+        let mut paths = CertPaths::in_dir(dir);
+        if let Some(ca) = &self.tls_ca_cert_file {
+            paths.ca = ca.clone();
+        }
+        if let Some(cert) = &self.tls_cert_file {
+            paths.cert = cert.clone();
+        }
+        if let Some(key) = &self.tls_key_file {
+            paths.key = key.clone();
+        }
+        paths
+    }
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = int.recv() => tracing::info!("SIGINT received"),
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
+    let bind = args
+        .bind_address
+        .unwrap_or(if args.dev { IpAddr::from([127, 0, 0, 1]) } else { IpAddr::from([0, 0, 0, 0]) });
+    let mut expected = args.expected_names()?;
+    let transport = if args.insecure_plaintext {
+        Transport::InsecurePlaintext
+    } else if args.dev {
+        let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        names.extend(expected.required.iter().cloned());
+        names.extend(expected.recommended.iter().cloned());
+        let set = CertificateSet::generate(&names)?;
+        set.write(&args.dev_dir)?;
+        expected.required.push("localhost".into());
+        Transport::MutualTls {
+            paths: CertPaths::in_dir(args.dev_dir.join("server")),
+            expected,
+        }
+    } else {
+        if expected.required.is_empty() {
+            tracing::info!("not checking the certificate's names: set --service-name and --namespace to check them");
+        }
+        Transport::MutualTls {
+            paths: args.cert_paths(&args.tls_cert_dir),
+            expected,
+        }
+    };
+    let manifests = args.manifests.clone().ok_or_else(|| {
+        Error::invalid_config(
+            "no source of provider objects: pass --manifests DIR (a folder of YAML manifests, reloaded on change)",
+        )
+    })?;
+    let source = Arc::new(FilesSource::load(&manifests)?);
+    let _manifest_reloader = source.spawn_reloader(args.reload_interval);
+    tracing::info!(dir = %manifests.display(), "provider objects from manifests");
+
+    let settings = Settings {
+        grpc_addr: SocketAddr::new(bind, args.grpc_port),
+        http_addr: SocketAddr::new(bind, args.metrics_port),
+        transport,
+        reload_interval: args.reload_interval,
+        shutdown_grace: args.shutdown_grace_period,
+    };
+    let running = provider.start(settings, source).await?;
+    tracing::info!(grpc = %running.grpc_addr(), http = %running.http_addr(), "serving");
+    if args.dev {
+        let client_dir = args.dev_dir.join("client");
+        let address = format!("localhost:{}", running.grpc_addr().port());
+        crate::certs::write_file(&client_dir.join("address"), address.as_bytes(), false)
+            .map_err(|error| Error::internal(format!("writing {}: {error}", client_dir.display())))?;
+        eprintln!(
+            "dev mode: mTLS on {address}; client certificate (CN external-secrets-controller) in {}\n  try: eso-gen call {address} Validate --certs {} --kind <Kind> --name <name>",
+            client_dir.display(),
+            client_dir.display()
+        );
+    }
+    let stop = running.shutdown_token();
+    tokio::spawn(async move {
+        terminated().await;
+        stop.cancel();
+    });
+    running.wait().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

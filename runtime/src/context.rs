@@ -1,0 +1,102 @@
+//! What a provider's `connect` and a generator's methods get to know about the call:
+//! the object, and a way to read credentials that the scope allows.
+
+use crate::scope::Scope;
+use crate::source::{Source, StoredObject};
+use crate::{Error, Result, SecretValue};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+
+/// A reference to one key of a Kubernetes Secret: how specs name credentials.
+///
+/// The namespace is honoured only where the store is cluster-scoped and its
+/// authentication scope allows it; see [`crate::scope`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeySelector {
+    /// The Secret's name.
+    pub name: String,
+    /// The key in the Secret's data.
+    pub key: String,
+    /// The Secret's namespace; only for cluster-scoped stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// The versions of the Secrets a `connect` read, so the runtime knows when to rebuild.
+pub(crate) type SecretVersions = Vec<(String, String, String)>; // namespace, name, resourceVersion
+
+/// The call's context: the provider object and its scope.
+pub struct Ctx {
+    object: Arc<StoredObject>,
+    scope: Scope,
+    source: Arc<dyn Source>,
+    secrets_read: Mutex<SecretVersions>,
+}
+
+impl Ctx {
+    pub(crate) fn new(object: Arc<StoredObject>, scope: Scope, source: Arc<dyn Source>) -> Self {
+        Ctx {
+            object,
+            scope,
+            source,
+            secrets_read: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The provider (or generator) object's name.
+    pub fn name(&self) -> &str {
+        &self.object.name
+    }
+
+    /// The provider (or generator) object's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.object.namespace
+    }
+
+    /// The provider (or generator) object's UID.
+    pub fn uid(&self) -> &str {
+        &self.object.uid
+    }
+
+    /// `Kind namespace/name`, for messages.
+    pub fn describe(&self) -> String {
+        self.object.to_string()
+    }
+
+    /// The namespaces this call may touch.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Reads one key of a Secret, from the namespace the scope allows. Errors name
+    /// the Secret and key, never the value.
+    pub async fn secret(&self, selector: &SecretKeySelector) -> Result<SecretValue> {
+        let namespace = self
+            .scope
+            .credential_namespace(selector.namespace.as_deref())
+            .map_err(|e| e.context(format!("{} reading Secret {}", self.describe(), selector.name)))?;
+        let secret = self.source.secret(&namespace, &selector.name)?.ok_or_else(|| {
+            Error::invalid_config(format!(
+                "{}: Secret {namespace}/{} not found",
+                self.describe(),
+                selector.name
+            ))
+        })?;
+        if let Ok(mut read) = self.secrets_read.lock() {
+            read.push((namespace.clone(), secret.name.clone(), secret.resource_version.clone()));
+        }
+        secret.data.get(&selector.key).cloned().ok_or_else(|| {
+            Error::invalid_config(format!(
+                "{}: Secret {namespace}/{} has no key {}",
+                self.describe(),
+                selector.name,
+                selector.key
+            ))
+        })
+    }
+
+    pub(crate) fn take_secret_versions(&self) -> SecretVersions {
+        self.secrets_read.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}

@@ -1,0 +1,26 @@
+//! Logging with `tracing`: `RUST_LOG` filters (default: our crates at info,
+//! dependencies at warn); text or JSON lines on stderr.
+
+use tracing_subscriber::EnvFilter;
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Installs the global subscriber; does nothing if one is installed already.
+/// `crate_name` is the provider binary's crate, logged at info by default.
+pub fn init(format: LogFormat, crate_name: &str) {
+    let default = format!("warn,eso_runtime=info,{}=info", crate_name.replace('-', "_"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,262 @@
+//! The provider process: gRPC (mTLS) on one port, HTTP (metrics, health) on
+//! another, health and reflection services, and graceful shutdown.
+
+use crate::dispatch::Registry;
+use crate::http::{HttpState, serve_http};
+use crate::metrics::Metrics;
+use crate::service::{GeneratorService, Services, StoreService};
+use crate::source::Source;
+use crate::tls::{CertPaths, ExpectedNames, TlsReloader};
+use crate::{Error, Result};
+use eso_proto::generator::v1::generator_provider_server::GeneratorProviderServer;
+use eso_proto::provider::v1::secret_store_provider_server::SecretStoreProviderServer;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+
+/// How long a client has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the gRPC port is secured.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Mutual TLS from files, checked and hot-reloaded.
+    MutualTls {
+        /// The three PEM files.
+        paths: CertPaths,
+        /// Names the server certificate must carry.
+        expected: ExpectedNames,
+    },
+    /// No TLS at all. Only for debugging; logged loudly.
+    InsecurePlaintext,
+}
+
+/// Everything the server needs besides the provider itself.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// gRPC listen address (port 8080 by default).
+    pub grpc_addr: SocketAddr,
+    /// HTTP listen address for `/metrics`, `/healthz`, `/readyz` (port 8081 by default).
+    pub http_addr: SocketAddr,
+    /// TLS or plaintext.
+    pub transport: Transport,
+    /// How often certificate files are checked for changes.
+    pub reload_interval: Duration,
+    /// How long in-flight calls may take to finish after a shutdown begins.
+    pub shutdown_grace: Duration,
+}
+
+/// A started provider. Dropping it does not stop it; call [`shutdown`](Self::shutdown).
+pub struct RunningProvider {
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    stop: CancellationToken,
+    metrics: Arc<Metrics>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl RunningProvider {
+    /// Where gRPC listens (with the real port when 0 was asked for).
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Where HTTP listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The provider's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Begins a graceful shutdown: health turns NOT_SERVING, no new calls are
+    /// accepted, in-flight calls get the grace period to finish.
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+
+    /// A token that begins the shutdown when cancelled (e.g. from a signal handler).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Waits until the server has stopped.
+    pub async fn wait(self) -> Result<()> {
+        self.task
+            .await
+            .map_err(|error| Error::internal(format!("server task failed: {error}")))?
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| Error::invalid_config(format!("cannot listen for {what} on {addr}: {error}")))
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
+    listener
+        .local_addr()
+        .map_err(|error| Error::internal(format!("listener address: {error}")))
+}
+
+/// Accepts TCP connections and completes TLS handshakes off the accept loop, so a
+/// slow client never holds up others. Each handshake uses the config in force when
+/// it starts, so reloaded certificates apply to new connections at once.
+fn tls_incoming(
+    listener: TcpListener,
+    reloader: Arc<TlsReloader>,
+    stop: CancellationToken,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<tokio_rustls::server::TlsStream<TcpStream>>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stop.cancelled() => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let acceptor = tokio_rustls::TlsAcceptor::from(reloader.current());
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        let _ = sender.send(Ok(tls)).await;
+                    }
+                    Ok(Err(error)) => tracing::info!(%peer, %error, "TLS handshake refused"),
+                    Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings: Settings) -> Result<RunningProvider> {
+    let metrics = Arc::new(Metrics::new());
+    let reloader = match &settings.transport {
+        Transport::MutualTls { paths, expected } => {
+            let (reloader, warnings) = TlsReloader::load(paths.clone(), expected.clone(), Arc::clone(&metrics))
+                .map_err(|error| Error::invalid_config(format!("TLS: {error}")))?;
+            for warning in warnings {
+                tracing::warn!(%warning, "certificate check");
+            }
+            Some(Arc::new(reloader))
+        }
+        Transport::InsecurePlaintext => {
+            tracing::warn!(
+                "serving gRPC WITHOUT TLS (--insecure-plaintext): any pod that can reach this port can read every secret; never use this in a cluster"
+            );
+            None
+        }
+    };
+    let grpc_listener = bind(settings.grpc_addr, "gRPC").await?;
+    let http_listener = bind(settings.http_addr, "metrics and health").await?;
+    let grpc_addr = local_addr(&grpc_listener)?;
+    let http_addr = local_addr(&http_listener)?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_service_status("", ServingStatus::Serving).await;
+    health_reporter
+        .set_service_status(eso_proto::SECRET_STORE_SERVICE, ServingStatus::Serving)
+        .await;
+    health_reporter
+        .set_service_status(eso_proto::GENERATOR_SERVICE, ServingStatus::Serving)
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(eso_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|error| Error::internal(format!("reflection service: {error}")))?;
+
+    let services = Services {
+        registry: Arc::new(registry),
+        source: Arc::clone(&source),
+        metrics: Arc::clone(&metrics),
+    };
+    let router = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(SecretStoreProviderServer::new(StoreService(services.clone())))
+        .add_service(GeneratorProviderServer::new(GeneratorService(services)));
+
+    let stop = CancellationToken::new();
+    let drain = CancellationToken::new();
+    let ready = Arc::new(AtomicBool::new(true));
+    let http_stop = CancellationToken::new();
+    let http_task = tokio::spawn(serve_http(
+        http_listener,
+        HttpState {
+            metrics: Arc::clone(&metrics),
+            ready: Arc::clone(&ready),
+            source,
+        },
+        http_stop.clone(),
+    ));
+    let reload_task = reloader.as_ref().map(|r| r.spawn(settings.reload_interval));
+
+    let task_stop = stop.clone();
+    let task = tokio::spawn(async move {
+        let serve: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::transport::Error>> + Send>> =
+            match reloader {
+                Some(reloader) => Box::pin(router.serve_with_incoming_shutdown(
+                    tls_incoming(grpc_listener, reloader, drain.clone()),
+                    drain.clone().cancelled_owned(),
+                )),
+                None => Box::pin(router.serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                    drain.clone().cancelled_owned(),
+                )),
+            };
+        tokio::pin!(serve);
+        let result = tokio::select! {
+            result = &mut serve => result.map_err(|error| Error::internal(format!("gRPC server stopped: {error}"))),
+            _ = task_stop.cancelled() => {
+                tracing::info!(grace_seconds = settings.shutdown_grace.as_secs_f64(), "shutting down: NOT_SERVING, draining in-flight calls");
+                ready.store(false, Ordering::SeqCst);
+                health_reporter.set_service_status("", ServingStatus::NotServing).await;
+                health_reporter.set_service_status(eso_proto::SECRET_STORE_SERVICE, ServingStatus::NotServing).await;
+                health_reporter.set_service_status(eso_proto::GENERATOR_SERVICE, ServingStatus::NotServing).await;
+                drain.cancel();
+                match tokio::time::timeout(settings.shutdown_grace, &mut serve).await {
+                    Ok(result) => result.map_err(|error| Error::internal(format!("gRPC server stopped: {error}"))),
+                    Err(_) => {
+                        tracing::warn!("grace period over with calls still running; they are cut off");
+                        Ok(())
+                    }
+                }
+            }
+        };
+        if let Some(task) = reload_task {
+            task.abort();
+        }
+        http_stop.cancel();
+        let _ = http_task.await;
+        tracing::info!("stopped");
+        result
+    });
+    Ok(RunningProvider {
+        grpc_addr,
+        http_addr,
+        stop,
+        metrics,
+        task,
+    })
+}

@@ -1,0 +1,307 @@
+//! The gRPC services: wire requests in, checks and dispatch, wire responses out.
+//! Every call is timed and counted, and logged with its method and object — never
+//! with a value.
+
+use crate::dispatch::{ErasedGenerator, ErasedStore, Registry, Resolved};
+use crate::metrics::Metrics;
+use crate::scope::Scope;
+use crate::secret::map_into_wire;
+use crate::source::{Source, StoredObject};
+use crate::{Error, ErrorKind, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result};
+use eso_proto::generator::v1 as gen_wire;
+use eso_proto::provider::v1 as wire;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+/// Shared by both services.
+#[derive(Clone)]
+pub(crate) struct Services {
+    pub registry: Arc<Registry>,
+    pub source: Arc<dyn Source>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Services {
+    async fn observe<T>(&self, method: &'static str, object: String, call: impl Future<Output = Result<T>>) -> Result<Response<T>, Status> {
+        let span = tracing::info_span!("rpc", method, object = %object);
+        let started = Instant::now();
+        let result = call.instrument(span.clone()).await;
+        let elapsed = started.elapsed();
+        let _entered = span.enter();
+        match result {
+            Ok(response) => {
+                self.metrics.observe_request(method, tonic::Code::Ok, elapsed);
+                tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, "ok");
+                Ok(Response::new(response))
+            }
+            Err(error) => {
+                let code = error.kind().code();
+                self.metrics.observe_request(method, code, elapsed);
+                if error.kind() == ErrorKind::SecretNotFound {
+                    tracing::info!(code = ?code, error = %error, "secret not found");
+                } else {
+                    tracing::warn!(code = ?code, error = %error, "call failed");
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    fn find_object(&self, gvk: &crate::Gvk, scope: &Scope, name: &str) -> Result<Option<Arc<StoredObject>>> {
+        if name.is_empty() {
+            return Err(Error::invalid_request("the reference's name is empty"));
+        }
+        self.source.object(gvk, scope.object_namespace(), name)
+    }
+
+    fn resolve_store(&self, provider_ref: Option<&wire::ProviderReference>, source_namespace: &str) -> Result<(Arc<dyn ErasedStore>, Resolved)> {
+        let reference = provider_ref.ok_or_else(|| Error::invalid_request("provider_ref is missing"))?;
+        let store = self.registry.store(&reference.api_version, &reference.kind)?;
+        let scope = Scope::from_request(&reference.store_ref_kind, &reference.namespace, source_namespace)?;
+        let gvk = store.gvk();
+        let object = self.find_object(&gvk, &scope, &reference.name)?.ok_or_else(|| {
+            Error::invalid_config(format!(
+                "{} {}/{} not found",
+                gvk.kind,
+                scope.object_namespace(),
+                reference.name
+            ))
+        })?;
+        let scope = scope
+            .with_object_annotations(&object.annotations)
+            .map_err(|e| e.context(object.as_ref()))?;
+        Ok((
+            store,
+            Resolved {
+                object,
+                scope,
+                source: Arc::clone(&self.source),
+            },
+        ))
+    }
+}
+
+fn describe(reference: Option<&wire::ProviderReference>, source_namespace: &str) -> String {
+    match reference {
+        Some(r) => {
+            let namespace = if r.namespace.is_empty() { source_namespace } else { &r.namespace };
+            format!("{} {namespace}/{}", r.kind, r.name)
+        }
+        None => "-".into(),
+    }
+}
+
+fn describe_generator(reference: Option<&gen_wire::GeneratorRef>, source_namespace: &str) -> String {
+    match reference {
+        Some(r) => {
+            let namespace = if r.namespace.is_empty() { source_namespace } else { &r.namespace };
+            format!("{} {namespace}/{}", r.kind, r.name)
+        }
+        None => "-".into(),
+    }
+}
+
+/// `provider.v1.SecretStoreProvider`.
+pub(crate) struct StoreService(pub Services);
+
+#[tonic::async_trait]
+impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
+    async fn get_secret(&self, request: Request<wire::GetSecretRequest>) -> Result<Response<wire::GetSecretResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("GetSecret", object, async {
+                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let remote = RemoteRef::from_wire(request.remote_ref)?;
+                let value = store.get_secret(&call, &remote).await?;
+                Ok(wire::GetSecretResponse { value: value.into_wire() })
+            })
+            .await
+    }
+
+    async fn get_secret_map(&self, request: Request<wire::GetSecretMapRequest>) -> Result<Response<wire::GetSecretMapResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("GetSecretMap", object, async {
+                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let remote = RemoteRef::from_wire(request.remote_ref)?;
+                let secrets = store.get_secret_map(&call, &remote).await?;
+                Ok(wire::GetSecretMapResponse { secrets: map_into_wire(secrets) })
+            })
+            .await
+    }
+
+    async fn push_secret(&self, request: Request<wire::PushSecretRequest>) -> Result<Response<wire::PushSecretResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("PushSecret", object, async {
+                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let push = PushRequest::from_wire(request)?;
+                store.push_secret(&call, &push).await?;
+                Ok(wire::PushSecretResponse {})
+            })
+            .await
+    }
+
+    async fn delete_secret(&self, request: Request<wire::DeleteSecretRequest>) -> Result<Response<wire::DeleteSecretResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("DeleteSecret", object, async {
+                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let remote = PushRemoteRef::from_wire(request.remote_ref)?;
+                store.delete_secret(&call, &remote).await?;
+                Ok(wire::DeleteSecretResponse {})
+            })
+            .await
+    }
+
+    async fn secret_exists(&self, request: Request<wire::SecretExistsRequest>) -> Result<Response<wire::SecretExistsResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("SecretExists", object, async {
+                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let remote = PushRemoteRef::from_wire(request.remote_ref)?;
+                let exists = store.secret_exists(&call, &remote).await?;
+                Ok(wire::SecretExistsResponse { exists })
+            })
+            .await
+    }
+
+    async fn get_all_secrets(&self, request: Request<wire::GetAllSecretsRequest>) -> Result<Response<wire::GetAllSecretsResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("GetAllSecrets", object, async {
+                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let find = FindQuery::from_wire(request.find)?;
+                let secrets = store.get_all_secrets(&call, &find).await?;
+                Ok(wire::GetAllSecretsResponse { secrets: map_into_wire(secrets) })
+            })
+            .await
+    }
+
+    async fn validate(&self, request: Request<wire::ValidateRequest>) -> Result<Response<wire::ValidateResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("Validate", object, async {
+                let (store, call) = match self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace) {
+                    Ok(resolved) => resolved,
+                    // A missing object or a bad annotation is a configuration problem: in-band.
+                    Err(error) if error.kind() == ErrorKind::InvalidConfig => {
+                        return Ok(wire::ValidateResponse {
+                            valid: false,
+                            error: error.to_string(),
+                            warnings: Vec::new(),
+                        });
+                    }
+                    Err(error) => return Err(error),
+                };
+                let validation = store.validate(&call).await;
+                Ok(wire::ValidateResponse {
+                    valid: validation.error.is_none(),
+                    error: validation.error.unwrap_or_default(),
+                    warnings: validation.warnings,
+                })
+            })
+            .await
+    }
+
+    async fn capabilities(&self, request: Request<wire::CapabilitiesRequest>) -> Result<Response<wire::CapabilitiesResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("Capabilities", object, async {
+                let reference = request
+                    .provider_ref
+                    .as_ref()
+                    .ok_or_else(|| Error::invalid_request("provider_ref is missing"))?;
+                let store = self.0.registry.store(&reference.api_version, &reference.kind)?;
+                Ok(wire::CapabilitiesResponse {
+                    capabilities: wire::SecretStoreCapabilities::from(store.capabilities()) as i32,
+                })
+            })
+            .await
+    }
+}
+
+/// `generator.v1.GeneratorProvider`.
+pub(crate) struct GeneratorService(pub Services);
+
+impl GeneratorService {
+    fn resolve(&self, reference: Option<&gen_wire::GeneratorRef>, source_namespace: &str) -> Result<(Arc<dyn ErasedGenerator>, Scope, String)> {
+        let reference = reference.ok_or_else(|| Error::invalid_request("generator_ref is missing"))?;
+        let generator = self.0.registry.generator(&reference.api_version, &reference.kind)?;
+        // Generators are always reached through a namespaced ExternalSecret.
+        let scope = Scope::from_request("", &reference.namespace, source_namespace)?;
+        Ok((generator, scope, reference.name.clone()))
+    }
+}
+
+#[tonic::async_trait]
+impl gen_wire::generator_provider_server::GeneratorProvider for GeneratorService {
+    async fn generate(&self, request: Request<gen_wire::GenerateRequest>) -> Result<Response<gen_wire::GenerateResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe_generator(request.generator_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("Generate", object, async {
+                let (generator, scope, name) = self.resolve(request.generator_ref.as_ref(), &request.source_namespace)?;
+                let gvk = generator.gvk();
+                let object = self.0.find_object(&gvk, &scope, &name)?.ok_or_else(|| {
+                    Error::invalid_config(format!("{} {}/{name} not found", gvk.kind, scope.object_namespace()))
+                })?;
+                let call = Resolved {
+                    object,
+                    scope,
+                    source: Arc::clone(&self.0.source),
+                };
+                let (secrets, state) = generator.generate(&call).await?;
+                Ok(gen_wire::GenerateResponse {
+                    secrets: map_into_wire(secrets),
+                    state,
+                })
+            })
+            .await
+    }
+
+    async fn cleanup(&self, request: Request<gen_wire::CleanupRequest>) -> Result<Response<gen_wire::CleanupResponse>, Status> {
+        let request = request.into_inner();
+        let object = describe_generator(request.generator_ref.as_ref(), &request.source_namespace);
+        self.0
+            .observe("Cleanup", object, async {
+                let (generator, scope, name) = self.resolve(request.generator_ref.as_ref(), &request.source_namespace)?;
+                let gvk = generator.gvk();
+                let found = self.0.find_object(&gvk, &scope, &name)?;
+                let exists = found.is_some();
+                // The generator object may be gone by now; cleanup still runs.
+                let object = found.unwrap_or_else(|| {
+                    Arc::new(StoredObject {
+                        api_version: gvk.api_version(),
+                        kind: gvk.kind.to_string(),
+                        name: name.clone(),
+                        namespace: scope.object_namespace().to_string(),
+                        uid: String::new(),
+                        resource_version: String::new(),
+                        generation: None,
+                        annotations: Default::default(),
+                        spec: serde_json::Value::Null,
+                    })
+                });
+                let call = Resolved {
+                    object,
+                    scope,
+                    source: Arc::clone(&self.0.source),
+                };
+                generator.cleanup(&call, exists, &request.state).await?;
+                Ok(gen_wire::CleanupResponse {})
+            })
+            .await
+    }
+}
