@@ -58,7 +58,7 @@ fn assert_package(package: &str, expected: &[&str]) {
         .flat_map(|m| {
             let mut fields = describe(&m);
             // Empty messages still have to exist.
-            fields.insert(format!("{}", m.name()));
+            fields.insert(m.name().to_string());
             fields
         })
         .collect();
@@ -216,7 +216,11 @@ fn methods(service: &str) -> Vec<(String, String, String)> {
     service
         .methods()
         .map(|m| {
-            assert!(!m.is_client_streaming() && !m.is_server_streaming(), "{} must be unary", m.name());
+            assert!(
+                !m.is_client_streaming() && !m.is_server_streaming(),
+                "{} must be unary",
+                m.name()
+            );
             (
                 m.name().to_string(),
                 m.input().full_name().to_string(),
@@ -282,6 +286,9 @@ fn retired_compatibility_store_numbers_are_reserved() {
             .reserved_range
             .iter()
             .any(|r| r.start() <= number && number < r.end());
-        assert!(reserved, "{message} must reserve field {number} (retired compatibility_store)");
+        assert!(
+            reserved,
+            "{message} must reserve field {number} (retired compatibility_store)"
+        );
     }
 }

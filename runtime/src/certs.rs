@@ -42,7 +42,9 @@ pub struct KeyedCertificate {
 
 impl std::fmt::Debug for KeyedCertificate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyedCertificate").field("key_pem", &"<redacted>").finish_non_exhaustive()
+        f.debug_struct("KeyedCertificate")
+            .field("key_pem", &"<redacted>")
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,10 +87,16 @@ impl CertificateAuthority {
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, common_name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        let cert = params.self_signed(&key).map_err(rcgen_error("signing CA certificate"))?;
+        let cert = params
+            .self_signed(&key)
+            .map_err(rcgen_error("signing CA certificate"))?;
         let key_pem = key.serialize_pem();
         Ok(CertificateAuthority {
             cert_pem: cert.pem(),
@@ -110,7 +118,12 @@ impl CertificateAuthority {
     /// A server certificate for `names` (DNS names or IP addresses).
     pub fn issue_server(&self, names: &[String], validity: Validity) -> Result<KeyedCertificate> {
         let common_name = names.first().cloned().unwrap_or_else(|| "provider".into());
-        self.issue(names.to_vec(), &common_name, ExtendedKeyUsagePurpose::ServerAuth, validity)
+        self.issue(
+            names.to_vec(),
+            &common_name,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            validity,
+        )
     }
 
     /// A client certificate with `common_name` (ESO core uses [`ESO_CLIENT_COMMON_NAME`]).
@@ -124,17 +137,26 @@ impl CertificateAuthority {
         let key = KeyPair::from_pem(pkcs8_key_pem).map_err(rcgen_error("reading the key (PKCS#8 PEM expected)"))?;
         let mut params = CertificateParams::new(names.to_vec()).map_err(rcgen_error("certificate names"))?;
         params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names.first().cloned().unwrap_or_else(|| "provider".into()));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_else(|| "provider".into()),
+        );
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        let cert = params.signed_by(&key, &self.issuer).map_err(rcgen_error("signing certificate"))?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(rcgen_error("signing certificate"))?;
         Ok(cert.pem())
     }
 
-    fn issue(&self, names: Vec<String>, common_name: &str, usage: ExtendedKeyUsagePurpose, validity: Validity) -> Result<KeyedCertificate> {
+    fn issue(
+        &self,
+        names: Vec<String>,
+        common_name: &str,
+        usage: ExtendedKeyUsagePurpose,
+        validity: Validity,
+    ) -> Result<KeyedCertificate> {
         let key = KeyPair::generate().map_err(rcgen_error("generating key"))?;
         let mut params = CertificateParams::new(names).map_err(rcgen_error("certificate names"))?;
         params.distinguished_name = DistinguishedName::new();
@@ -169,7 +191,10 @@ pub fn write_tls_dir(dir: &Path, ca_pem: &str, cert: &KeyedCertificate) -> Resul
 /// Writes a file atomically (temporary file, then rename); `private` makes it 0600.
 pub fn write_file(path: &Path, contents: &[u8], private: bool) -> std::io::Result<()> {
     use std::io::Write;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp"));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -202,7 +227,11 @@ impl CertificateSet {
         let authority = CertificateAuthority::generate("eso-gen provider CA", Validity::starting_now(CA_VALIDITY))?;
         let server = authority.issue_server(server_names, Validity::starting_now(LEAF_VALIDITY))?;
         let client = authority.issue_client(ESO_CLIENT_COMMON_NAME, Validity::starting_now(LEAF_VALIDITY))?;
-        Ok(CertificateSet { authority, server, client })
+        Ok(CertificateSet {
+            authority,
+            server,
+            client,
+        })
     }
 
     /// Writes the server side to `dir/server` and the client side to `dir/client`,

@@ -15,9 +15,13 @@ use std::time::Duration;
 /// Parses `500ms`, `2s`, `5m`, `1h` or a plain number of seconds.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 2s or 5m"))?;
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 2s or 5m"))?;
     let seconds = match unit {
         "ms" => number / 1000.0,
         "" | "s" => number,
@@ -140,9 +144,11 @@ async fn terminated() {
 }
 
 pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
-    let bind = args
-        .bind_address
-        .unwrap_or(if args.dev { IpAddr::from([127, 0, 0, 1]) } else { IpAddr::from([0, 0, 0, 0]) });
+    let bind = args.bind_address.unwrap_or(if args.dev {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        IpAddr::from([0, 0, 0, 0])
+    });
     let mut expected = args.expected_names()?;
     let transport = if args.insecure_plaintext {
         Transport::InsecurePlaintext

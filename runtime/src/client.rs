@@ -28,7 +28,9 @@ pub struct ClientTls {
 
 impl std::fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientTls").field("key_pem", &"<redacted>").finish_non_exhaustive()
+        f.debug_struct("ClientTls")
+            .field("key_pem", &"<redacted>")
+            .finish_non_exhaustive()
     }
 }
 
@@ -86,7 +88,11 @@ impl ProviderClient {
     /// with `--insecure-plaintext`).
     pub async fn connect(address: &str, tls: Option<&ClientTls>) -> Result<Self> {
         let (host, port) = split_address(address)?;
-        let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut endpoint = Endpoint::from_shared(format!("{scheme}://{authority}"))
             .map_err(|error| Error::invalid_request(format!("address {address}: {error}")))?
@@ -103,9 +109,10 @@ impl ProviderClient {
                 .tls_config(config)
                 .map_err(|error| Error::invalid_config(format!("client TLS configuration: {error}")))?;
         }
-        let channel = endpoint.connect().await.map_err(|error| {
-            Error::unavailable(format!("cannot connect to {address}: {}", error_chain(&error)))
-        })?;
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|error| Error::unavailable(format!("cannot connect to {address}: {}", error_chain(&error))))?;
         Ok(ProviderClient {
             store: SecretStoreProviderClient::new(channel.clone()),
             generator: GeneratorProviderClient::new(channel.clone()),
@@ -142,7 +149,10 @@ mod tests {
 
     #[test]
     fn addresses_are_host_and_port_without_scheme() {
-        assert_eq!(split_address("provider-fake.ns.svc:8080").ok(), Some(("provider-fake.ns.svc".into(), 8080)));
+        assert_eq!(
+            split_address("provider-fake.ns.svc:8080").ok(),
+            Some(("provider-fake.ns.svc".into(), 8080))
+        );
         assert_eq!(split_address("[::1]:8080").ok(), Some(("::1".into(), 8080)));
         assert!(split_address("https://x:8080").is_err());
         assert!(split_address("x").is_err());

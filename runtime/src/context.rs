@@ -97,6 +97,9 @@ impl Ctx {
     }
 
     pub(crate) fn take_secret_versions(&self) -> SecretVersions {
-        self.secrets_read.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.secrets_read
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }

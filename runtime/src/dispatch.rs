@@ -77,6 +77,9 @@ impl<S: SecretStore> Connected<S> {
     }
 }
 
+/// Object namespace, object name, and the scope's credential key.
+type ClientKey = (String, String, String);
+
 #[derive(Default)]
 struct Slot<S: SecretStore> {
     current: ArcSwapOption<Connected<S>>,
@@ -85,7 +88,7 @@ struct Slot<S: SecretStore> {
 
 pub(crate) struct StoreAdapter<S: SecretStore> {
     store: S,
-    clients: Mutex<HashMap<(String, String, String), Arc<Slot<S>>>>,
+    clients: Mutex<HashMap<ClientKey, Arc<Slot<S>>>>,
 }
 
 impl<S: SecretStore> StoreAdapter<S> {
@@ -101,7 +104,11 @@ impl<S: SecretStore> StoreAdapter<S> {
     async fn client(&self, call: &Resolved) -> Result<Arc<Connected<S>>> {
         // Keyed by the credentials the scope reaches too: a client connected with one
         // namespace's credentials never serves a call from another.
-        let key = (call.object.namespace.clone(), call.object.name.clone(), call.scope.credential_key());
+        let key = (
+            call.object.namespace.clone(),
+            call.object.name.clone(),
+            call.scope.credential_key(),
+        );
         let slot = {
             let mut clients = self
                 .clients
@@ -122,7 +129,9 @@ impl<S: SecretStore> StoreAdapter<S> {
             return Ok(connected);
         }
         let spec: S::Spec = parse_spec(&call.object)?;
-        self.store.validate_spec(&spec).map_err(|e| e.context(call.object.as_ref()))?;
+        self.store
+            .validate_spec(&spec)
+            .map_err(|e| e.context(call.object.as_ref()))?;
         let ctx = Ctx::new(Arc::clone(&call.object), call.scope.clone(), Arc::clone(&call.source));
         let client = self.store.connect(&ctx, &spec).await?;
         let connected = Arc::new(Connected {
@@ -150,7 +159,10 @@ impl<S: SecretStore> ErasedStore for StoreAdapter<S> {
         Box::pin(async move {
             let result = async {
                 let spec: S::Spec = parse_spec(&call.object)?;
-                let mut warnings = self.store.validate_spec(&spec).map_err(|e| e.context(call.object.as_ref()))?;
+                let mut warnings = self
+                    .store
+                    .validate_spec(&spec)
+                    .map_err(|e| e.context(call.object.as_ref()))?;
                 let connected = self.client(call).await?;
                 warnings.extend(self.store.validate(&connected.client).await?);
                 Ok::<_, Error>(warnings)
@@ -171,7 +183,11 @@ impl<S: SecretStore> ErasedStore for StoreAdapter<S> {
     }
 
     fn get_secret_map<'a>(&'a self, call: &'a Resolved, remote: &'a RemoteRef) -> BoxFuture<'a, Result<SecretMap>> {
-        Box::pin(async move { self.store.get_secret_map(&self.client(call).await?.client, remote).await })
+        Box::pin(async move {
+            self.store
+                .get_secret_map(&self.client(call).await?.client, remote)
+                .await
+        })
     }
 
     fn get_all_secrets<'a>(&'a self, call: &'a Resolved, find: &'a FindQuery) -> BoxFuture<'a, Result<SecretMap>> {
@@ -241,7 +257,11 @@ pub(crate) struct Registry {
 
 fn kind_list(gvks: impl Iterator<Item = Gvk>) -> String {
     let names: Vec<String> = gvks.map(|g| format!("{} ({})", g.kind, g.api_version())).collect();
-    if names.is_empty() { "none".into() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn check_reference(what: &str, api_version: &str, kind: &str) -> Result<()> {

@@ -77,7 +77,11 @@ mod tests {
         assert_eq!(parse_api_version("v1"), None);
         assert_eq!(parse_api_version("/v1"), None);
         assert_eq!(parse_api_version("a/b/c"), None);
-        let gvk = Gvk { group: "a.io", version: "v1", kind: "K" };
+        let gvk = Gvk {
+            group: "a.io",
+            version: "v1",
+            kind: "K",
+        };
         assert!(gvk.matches("a.io/v1", "K"));
         assert!(!gvk.matches("a.io/v2", "K"));
         assert!(!gvk.matches("a.io/v1", "k"));

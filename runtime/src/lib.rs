@@ -60,6 +60,11 @@ pub use request::{FindQuery, PushRemoteRef, PushRequest, RemoteRef};
 pub use secret::{SecretMap, SecretValue};
 pub use server::{RunningProvider, Settings, Transport};
 
+/// Limits the server enforces.
+pub mod server_limits {
+    pub use crate::server::MAX_RESPONSE_BYTES;
+}
+
 /// The wire types, re-exported.
 pub use eso_proto as proto;
 
@@ -144,7 +149,9 @@ impl Provider {
             return Err(error);
         }
         if self.registry.store_kinds().is_empty() && self.registry.generator_kinds().is_empty() {
-            return Err(Error::invalid_config("the provider serves no kinds: add .secret_store(…) or .generator(…)"));
+            return Err(Error::invalid_config(
+                "the provider serves no kinds: add .secret_store(…) or .generator(…)",
+            ));
         }
         server::start(self.registry, source, settings).await
     }

@@ -18,7 +18,9 @@ pub enum LogFormat {
 pub fn init(format: LogFormat, crate_name: &str) {
     let default = format!("warn,eso_runtime=info,{}=info", crate_name.replace('-', "_"));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -49,7 +49,11 @@ impl Metrics {
         let durations = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(duration_histogram);
         let reloads = Counter::default();
         let reload_failures = Counter::default();
-        registry.register("grpc_server_requests", "gRPC requests handled, by method and status code", requests.clone());
+        registry.register(
+            "grpc_server_requests",
+            "gRPC requests handled, by method and status code",
+            requests.clone(),
+        );
         registry.register(
             "grpc_server_request_duration_seconds",
             "Time to handle a gRPC request, by method",

@@ -5,7 +5,9 @@
 //! [`SecretStore::connect`] and reused by every call until the object or a Secret it
 //! read changes. Methods a store does not implement answer `UNIMPLEMENTED`.
 
-use crate::{Ctx, Error, FindQuery, ProviderSpec, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretValue};
+use crate::{
+    Ctx, Error, FindQuery, ProviderSpec, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretValue,
+};
 use eso_proto::provider::v1::SecretStoreCapabilities;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,19 +88,31 @@ pub trait SecretStore: Send + Sync + 'static {
     }
 
     /// Reads one secret (or one version, or one property of it).
-    fn get_secret(&self, client: &Self::Client, remote: &RemoteRef) -> impl Future<Output = Result<SecretValue>> + Send {
+    fn get_secret(
+        &self,
+        client: &Self::Client,
+        remote: &RemoteRef,
+    ) -> impl Future<Output = Result<SecretValue>> + Send {
         let _ = (client, remote);
         async { Err(Error::unimplemented("GetSecret")) }
     }
 
     /// Reads one secret as a map of keys to values.
-    fn get_secret_map(&self, client: &Self::Client, remote: &RemoteRef) -> impl Future<Output = Result<SecretMap>> + Send {
+    fn get_secret_map(
+        &self,
+        client: &Self::Client,
+        remote: &RemoteRef,
+    ) -> impl Future<Output = Result<SecretMap>> + Send {
         let _ = (client, remote);
         async { Err(Error::unimplemented("GetSecretMap")) }
     }
 
     /// Finds secrets by path, name and tags.
-    fn get_all_secrets(&self, client: &Self::Client, find: &FindQuery) -> impl Future<Output = Result<SecretMap>> + Send {
+    fn get_all_secrets(
+        &self,
+        client: &Self::Client,
+        find: &FindQuery,
+    ) -> impl Future<Output = Result<SecretMap>> + Send {
         let _ = (client, find);
         async { Err(Error::unimplemented("GetAllSecrets")) }
     }
@@ -116,7 +130,11 @@ pub trait SecretStore: Send + Sync + 'static {
     }
 
     /// Whether a secret (or one property of it) exists.
-    fn secret_exists(&self, client: &Self::Client, remote: &PushRemoteRef) -> impl Future<Output = Result<bool>> + Send {
+    fn secret_exists(
+        &self,
+        client: &Self::Client,
+        remote: &PushRemoteRef,
+    ) -> impl Future<Output = Result<bool>> + Send {
         let _ = (client, remote);
         async { Err(Error::unimplemented("SecretExists")) }
     }
@@ -145,7 +163,12 @@ pub trait Generator: Send + Sync + 'static {
 
     /// Undoes one generation. Must succeed when what it would remove is already
     /// gone. `spec` is `None` when the generator object no longer exists.
-    fn cleanup(&self, ctx: &Ctx, spec: Option<&Self::Spec>, state: Self::State) -> impl Future<Output = Result<()>> + Send {
+    fn cleanup(
+        &self,
+        ctx: &Ctx,
+        spec: Option<&Self::Spec>,
+        state: Self::State,
+    ) -> impl Future<Output = Result<()>> + Send {
         let _ = (ctx, spec, state);
         async { Ok(()) }
     }

@@ -148,12 +148,12 @@ impl PushRequest {
         };
         let secret_key = non_empty(data.secret_key);
         let secret_data = crate::secret::map_from_wire(request.secret_data);
-        if let Some(key) = &secret_key {
-            if !secret_data.contains_key(key) {
-                return Err(Error::invalid_request(format!(
-                    "push_secret_data.secret_key {key} is not in secret_data"
-                )));
-            }
+        if let Some(key) = &secret_key
+            && !secret_data.contains_key(key)
+        {
+            return Err(Error::invalid_request(format!(
+                "push_secret_data.secret_key {key} is not in secret_data"
+            )));
         }
         Ok(PushRequest {
             secret_data,
@@ -203,7 +203,10 @@ mod tests {
     #[test]
     fn empty_key_is_refused() {
         let error = RemoteRef::from_wire(Some(wire::ExternalSecretDataRemoteRef::default()));
-        assert_eq!(error.map_err(|e| e.message().to_string()), Err("remote_ref.key is empty".into()));
+        assert_eq!(
+            error.map_err(|e| e.message().to_string()),
+            Err("remote_ref.key is empty".into())
+        );
     }
 
     #[test]
@@ -214,7 +217,9 @@ mod tests {
             tags: [("env".to_string(), "prod".to_string())].into(),
             ..Default::default()
         }));
-        let Ok(query) = query else { panic!("valid query refused") };
+        let Ok(query) = query else {
+            panic!("valid query refused")
+        };
         let prod: BTreeMap<_, _> = [("env".to_string(), "prod".to_string())].into();
         assert!(query.matches("app/db-main", &prod));
         assert!(!query.matches("other/db-main", &prod));

@@ -75,15 +75,18 @@ impl Scope {
                 ));
             }
         };
-        if store == StoreKind::Namespaced {
-            if let Some(source) = &source_namespace {
-                if source != &object_namespace {
-                    return Err(Error::permission_denied(format!(
-                        "a namespaced store ({}) in namespace {source} may not use a provider object in namespace {object_namespace}",
-                        if store_ref_kind.is_empty() { "SecretStore" } else { store_ref_kind }
-                    )));
-                }
-            }
+        if store == StoreKind::Namespaced
+            && let Some(source) = &source_namespace
+            && source != &object_namespace
+        {
+            let store_name = if store_ref_kind.is_empty() {
+                "SecretStore"
+            } else {
+                store_ref_kind
+            };
+            return Err(Error::permission_denied(format!(
+                "a namespaced store ({store_name}) in namespace {source} may not use a provider object in namespace {object_namespace}"
+            )));
         }
         Ok(Scope {
             store,
@@ -225,7 +228,10 @@ mod tests {
         assert_eq!(scope.authentication(), AuthenticationScope::ProviderNamespace);
         assert_eq!(scope.credential_namespace(None)?, "team-a");
         assert_eq!(scope.credential_namespace(Some("team-a"))?, "team-a");
-        assert_eq!(kind(scope.credential_namespace(Some("kube-system"))), Some(ErrorKind::PermissionDenied));
+        assert_eq!(
+            kind(scope.credential_namespace(Some("kube-system"))),
+            Some(ErrorKind::PermissionDenied)
+        );
         Ok(())
     }
 
@@ -248,18 +254,30 @@ mod tests {
         let scope = Scope::from_request("ClusterSecretStore", "providers", "team-a")?
             .with_object_annotations(&annotated("ManifestNamespace"))?;
         assert_eq!(scope.credential_namespace(None)?, "team-a");
-        assert_eq!(kind(scope.credential_namespace(Some("team-a"))), Some(ErrorKind::PermissionDenied));
-        assert_eq!(kind(scope.credential_namespace(Some("providers"))), Some(ErrorKind::PermissionDenied));
+        assert_eq!(
+            kind(scope.credential_namespace(Some("team-a"))),
+            Some(ErrorKind::PermissionDenied)
+        );
+        assert_eq!(
+            kind(scope.credential_namespace(Some("providers"))),
+            Some(ErrorKind::PermissionDenied)
+        );
         let validation = Scope::from_request("ClusterSecretStore", "providers", "")?
             .with_object_annotations(&annotated("ManifestNamespace"))?;
-        assert_eq!(kind(validation.credential_namespace(None)), Some(ErrorKind::InvalidConfig));
+        assert_eq!(
+            kind(validation.credential_namespace(None)),
+            Some(ErrorKind::InvalidConfig)
+        );
         Ok(())
     }
 
     #[test]
     fn unknown_scope_annotation_is_a_config_error() -> Result<()> {
         let scope = Scope::from_request("ClusterSecretStore", "providers", "team-a")?;
-        assert_eq!(kind(scope.with_object_annotations(&annotated("Everywhere"))), Some(ErrorKind::InvalidConfig));
+        assert_eq!(
+            kind(scope.with_object_annotations(&annotated("Everywhere"))),
+            Some(ErrorKind::InvalidConfig)
+        );
         Ok(())
     }
 }

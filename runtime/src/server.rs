@@ -18,6 +18,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 
+/// ESO core (grpc-go) accepts at most 4 MiB per message; a larger response fails
+/// here with a clear status instead of obscurely in the client.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -194,8 +198,11 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(SecretStoreProviderServer::new(StoreService(services.clone())))
-        .add_service(GeneratorProviderServer::new(GeneratorService(services)));
+        .add_service(
+            SecretStoreProviderServer::new(StoreService(services.clone()))
+                .max_encoding_message_size(MAX_RESPONSE_BYTES),
+        )
+        .add_service(GeneratorProviderServer::new(GeneratorService(services)).max_encoding_message_size(MAX_RESPONSE_BYTES));
 
     let stop = CancellationToken::new();
     let drain = CancellationToken::new();

@@ -25,7 +25,12 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    async fn observe<T>(&self, method: &'static str, object: String, call: impl Future<Output = Result<T>>) -> Result<Response<T>, Status> {
+    async fn observe<T>(
+        &self,
+        method: &'static str,
+        object: String,
+        call: impl Future<Output = Result<T>>,
+    ) -> Result<Response<T>, Status> {
         let span = tracing::info_span!("rpc", method, object = %object);
         let started = Instant::now();
         let result = call.instrument(span.clone()).await;
@@ -57,7 +62,11 @@ impl Services {
         self.source.object(gvk, scope.object_namespace(), name)
     }
 
-    fn resolve_store(&self, provider_ref: Option<&wire::ProviderReference>, source_namespace: &str) -> Result<(Arc<dyn ErasedStore>, Resolved)> {
+    fn resolve_store(
+        &self,
+        provider_ref: Option<&wire::ProviderReference>,
+        source_namespace: &str,
+    ) -> Result<(Arc<dyn ErasedStore>, Resolved)> {
         let reference = provider_ref.ok_or_else(|| Error::invalid_request("provider_ref is missing"))?;
         let store = self.registry.store(&reference.api_version, &reference.kind)?;
         let scope = Scope::from_request(&reference.store_ref_kind, &reference.namespace, source_namespace)?;
@@ -87,7 +96,11 @@ impl Services {
 fn describe(reference: Option<&wire::ProviderReference>, source_namespace: &str) -> String {
     match reference {
         Some(r) => {
-            let namespace = if r.namespace.is_empty() { source_namespace } else { &r.namespace };
+            let namespace = if r.namespace.is_empty() {
+                source_namespace
+            } else {
+                &r.namespace
+            };
             format!("{} {namespace}/{}", r.kind, r.name)
         }
         None => "-".into(),
@@ -97,7 +110,11 @@ fn describe(reference: Option<&wire::ProviderReference>, source_namespace: &str)
 fn describe_generator(reference: Option<&gen_wire::GeneratorRef>, source_namespace: &str) -> String {
     match reference {
         Some(r) => {
-            let namespace = if r.namespace.is_empty() { source_namespace } else { &r.namespace };
+            let namespace = if r.namespace.is_empty() {
+                source_namespace
+            } else {
+                &r.namespace
+            };
             format!("{} {namespace}/{}", r.kind, r.name)
         }
         None => "-".into(),
@@ -109,38 +126,57 @@ pub(crate) struct StoreService(pub Services);
 
 #[tonic::async_trait]
 impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
-    async fn get_secret(&self, request: Request<wire::GetSecretRequest>) -> Result<Response<wire::GetSecretResponse>, Status> {
+    async fn get_secret(
+        &self,
+        request: Request<wire::GetSecretRequest>,
+    ) -> Result<Response<wire::GetSecretResponse>, Status> {
         let request = request.into_inner();
         let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
         self.0
             .observe("GetSecret", object, async {
-                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let (store, call) = self
+                    .0
+                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
                 let remote = RemoteRef::from_wire(request.remote_ref)?;
                 let value = store.get_secret(&call, &remote).await?;
-                Ok(wire::GetSecretResponse { value: value.into_wire() })
+                Ok(wire::GetSecretResponse {
+                    value: value.into_wire(),
+                })
             })
             .await
     }
 
-    async fn get_secret_map(&self, request: Request<wire::GetSecretMapRequest>) -> Result<Response<wire::GetSecretMapResponse>, Status> {
+    async fn get_secret_map(
+        &self,
+        request: Request<wire::GetSecretMapRequest>,
+    ) -> Result<Response<wire::GetSecretMapResponse>, Status> {
         let request = request.into_inner();
         let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
         self.0
             .observe("GetSecretMap", object, async {
-                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let (store, call) = self
+                    .0
+                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
                 let remote = RemoteRef::from_wire(request.remote_ref)?;
                 let secrets = store.get_secret_map(&call, &remote).await?;
-                Ok(wire::GetSecretMapResponse { secrets: map_into_wire(secrets) })
+                Ok(wire::GetSecretMapResponse {
+                    secrets: map_into_wire(secrets),
+                })
             })
             .await
     }
 
-    async fn push_secret(&self, request: Request<wire::PushSecretRequest>) -> Result<Response<wire::PushSecretResponse>, Status> {
+    async fn push_secret(
+        &self,
+        request: Request<wire::PushSecretRequest>,
+    ) -> Result<Response<wire::PushSecretResponse>, Status> {
         let request = request.into_inner();
         let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
         self.0
             .observe("PushSecret", object, async {
-                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let (store, call) = self
+                    .0
+                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
                 let push = PushRequest::from_wire(request)?;
                 store.push_secret(&call, &push).await?;
                 Ok(wire::PushSecretResponse {})
@@ -148,12 +184,17 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
             .await
     }
 
-    async fn delete_secret(&self, request: Request<wire::DeleteSecretRequest>) -> Result<Response<wire::DeleteSecretResponse>, Status> {
+    async fn delete_secret(
+        &self,
+        request: Request<wire::DeleteSecretRequest>,
+    ) -> Result<Response<wire::DeleteSecretResponse>, Status> {
         let request = request.into_inner();
         let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
         self.0
             .observe("DeleteSecret", object, async {
-                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let (store, call) = self
+                    .0
+                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
                 let remote = PushRemoteRef::from_wire(request.remote_ref)?;
                 store.delete_secret(&call, &remote).await?;
                 Ok(wire::DeleteSecretResponse {})
@@ -161,12 +202,17 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
             .await
     }
 
-    async fn secret_exists(&self, request: Request<wire::SecretExistsRequest>) -> Result<Response<wire::SecretExistsResponse>, Status> {
+    async fn secret_exists(
+        &self,
+        request: Request<wire::SecretExistsRequest>,
+    ) -> Result<Response<wire::SecretExistsResponse>, Status> {
         let request = request.into_inner();
         let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
         self.0
             .observe("SecretExists", object, async {
-                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let (store, call) = self
+                    .0
+                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
                 let remote = PushRemoteRef::from_wire(request.remote_ref)?;
                 let exists = store.secret_exists(&call, &remote).await?;
                 Ok(wire::SecretExistsResponse { exists })
@@ -174,25 +220,38 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
             .await
     }
 
-    async fn get_all_secrets(&self, request: Request<wire::GetAllSecretsRequest>) -> Result<Response<wire::GetAllSecretsResponse>, Status> {
+    async fn get_all_secrets(
+        &self,
+        request: Request<wire::GetAllSecretsRequest>,
+    ) -> Result<Response<wire::GetAllSecretsResponse>, Status> {
         let request = request.into_inner();
         let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
         self.0
             .observe("GetAllSecrets", object, async {
-                let (store, call) = self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
+                let (store, call) = self
+                    .0
+                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
                 let find = FindQuery::from_wire(request.find)?;
                 let secrets = store.get_all_secrets(&call, &find).await?;
-                Ok(wire::GetAllSecretsResponse { secrets: map_into_wire(secrets) })
+                Ok(wire::GetAllSecretsResponse {
+                    secrets: map_into_wire(secrets),
+                })
             })
             .await
     }
 
-    async fn validate(&self, request: Request<wire::ValidateRequest>) -> Result<Response<wire::ValidateResponse>, Status> {
+    async fn validate(
+        &self,
+        request: Request<wire::ValidateRequest>,
+    ) -> Result<Response<wire::ValidateResponse>, Status> {
         let request = request.into_inner();
         let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
         self.0
             .observe("Validate", object, async {
-                let (store, call) = match self.0.resolve_store(request.provider_ref.as_ref(), &request.source_namespace) {
+                let (store, call) = match self
+                    .0
+                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)
+                {
                     Ok(resolved) => resolved,
                     // A missing object or a bad annotation is a configuration problem: in-band.
                     Err(error) if error.kind() == ErrorKind::InvalidConfig => {
@@ -214,7 +273,10 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
             .await
     }
 
-    async fn capabilities(&self, request: Request<wire::CapabilitiesRequest>) -> Result<Response<wire::CapabilitiesResponse>, Status> {
+    async fn capabilities(
+        &self,
+        request: Request<wire::CapabilitiesRequest>,
+    ) -> Result<Response<wire::CapabilitiesResponse>, Status> {
         let request = request.into_inner();
         let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
         self.0
@@ -236,7 +298,11 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
 pub(crate) struct GeneratorService(pub Services);
 
 impl GeneratorService {
-    fn resolve(&self, reference: Option<&gen_wire::GeneratorRef>, source_namespace: &str) -> Result<(Arc<dyn ErasedGenerator>, Scope, String)> {
+    fn resolve(
+        &self,
+        reference: Option<&gen_wire::GeneratorRef>,
+        source_namespace: &str,
+    ) -> Result<(Arc<dyn ErasedGenerator>, Scope, String)> {
         let reference = reference.ok_or_else(|| Error::invalid_request("generator_ref is missing"))?;
         let generator = self.0.registry.generator(&reference.api_version, &reference.kind)?;
         // Generators are always reached through a namespaced ExternalSecret.
@@ -247,12 +313,16 @@ impl GeneratorService {
 
 #[tonic::async_trait]
 impl gen_wire::generator_provider_server::GeneratorProvider for GeneratorService {
-    async fn generate(&self, request: Request<gen_wire::GenerateRequest>) -> Result<Response<gen_wire::GenerateResponse>, Status> {
+    async fn generate(
+        &self,
+        request: Request<gen_wire::GenerateRequest>,
+    ) -> Result<Response<gen_wire::GenerateResponse>, Status> {
         let request = request.into_inner();
         let object = describe_generator(request.generator_ref.as_ref(), &request.source_namespace);
         self.0
             .observe("Generate", object, async {
-                let (generator, scope, name) = self.resolve(request.generator_ref.as_ref(), &request.source_namespace)?;
+                let (generator, scope, name) =
+                    self.resolve(request.generator_ref.as_ref(), &request.source_namespace)?;
                 let gvk = generator.gvk();
                 let object = self.0.find_object(&gvk, &scope, &name)?.ok_or_else(|| {
                     Error::invalid_config(format!("{} {}/{name} not found", gvk.kind, scope.object_namespace()))
@@ -271,12 +341,16 @@ impl gen_wire::generator_provider_server::GeneratorProvider for GeneratorService
             .await
     }
 
-    async fn cleanup(&self, request: Request<gen_wire::CleanupRequest>) -> Result<Response<gen_wire::CleanupResponse>, Status> {
+    async fn cleanup(
+        &self,
+        request: Request<gen_wire::CleanupRequest>,
+    ) -> Result<Response<gen_wire::CleanupResponse>, Status> {
         let request = request.into_inner();
         let object = describe_generator(request.generator_ref.as_ref(), &request.source_namespace);
         self.0
             .observe("Cleanup", object, async {
-                let (generator, scope, name) = self.resolve(request.generator_ref.as_ref(), &request.source_namespace)?;
+                let (generator, scope, name) =
+                    self.resolve(request.generator_ref.as_ref(), &request.source_namespace)?;
                 let gvk = generator.gvk();
                 let found = self.0.find_object(&gvk, &scope, &name)?;
                 let exists = found.is_some();

@@ -68,7 +68,9 @@ impl TestProvider {
             reload_interval: TEST_RELOAD_INTERVAL,
             shutdown_grace,
         };
-        let running = provider.start(settings, Arc::clone(&source) as Arc<dyn crate::source::Source>).await?;
+        let running = provider
+            .start(settings, Arc::clone(&source) as Arc<dyn crate::source::Source>)
+            .await?;
         Ok(TestProvider {
             running,
             certificates,

@@ -15,7 +15,9 @@ use tonic::Code;
 const SECRETS: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: team-a}\nstringData: {token: team-a-token}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: providers}\nstringData: {token: providers-token}\n---\n";
 
 async fn start(echo: Echo, manifests: &str) -> TestProvider {
-    TestProvider::start(provider(echo), manifests).await.expect("provider starts")
+    TestProvider::start(provider(echo), manifests)
+        .await
+        .expect("provider starts")
 }
 
 async fn get(client: &mut ProviderClient, request: wire::GetSecretRequest) -> Result<String, tonic::Status> {
@@ -34,8 +36,18 @@ async fn dispatches_to_each_registered_kind_and_names_them_for_unknown_kinds() {
     );
     let running = start(Echo::default(), &manifests).await;
     let mut client = running.client().await.unwrap();
-    assert_eq!(get(&mut client, get_secret_request(&ECHO, "default", "e", "a")).await.unwrap(), "from-echo");
-    assert_eq!(get(&mut client, get_secret_request(&OTHER, "default", "o", "a")).await.unwrap(), "other:a");
+    assert_eq!(
+        get(&mut client, get_secret_request(&ECHO, "default", "e", "a"))
+            .await
+            .unwrap(),
+        "from-echo"
+    );
+    assert_eq!(
+        get(&mut client, get_secret_request(&OTHER, "default", "o", "a"))
+            .await
+            .unwrap(),
+        "other:a"
+    );
 
     let mut unknown = get_secret_request(&ECHO, "default", "e", "a");
     if let Some(r) = unknown.provider_ref.as_mut() {
@@ -43,15 +55,26 @@ async fn dispatches_to_each_registered_kind_and_names_them_for_unknown_kinds() {
     }
     let status = get(&mut client, unknown).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
-    assert!(status.message().contains("Echo (test.eso-gen.dev/v1)"), "{}", status.message());
-    assert!(status.message().contains("Other (test.eso-gen.dev/v1)"), "{}", status.message());
+    assert!(
+        status.message().contains("Echo (test.eso-gen.dev/v1)"),
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.message().contains("Other (test.eso-gen.dev/v1)"),
+        "{}",
+        status.message()
+    );
     assert!(status.message().contains("Vault"), "{}", status.message());
 
     // A method the store does not implement.
     let status = client
         .store
         .get_secret_map(wire::GetSecretMapRequest {
-            remote_ref: Some(wire::ExternalSecretDataRemoteRef { key: "a".into(), ..Default::default() }),
+            remote_ref: Some(wire::ExternalSecretDataRemoteRef {
+                key: "a".into(),
+                ..Default::default()
+            }),
             provider_ref: Some(eso_runtime::testing::provider_ref(&ECHO, "default", "e")),
             source_namespace: "default".into(),
         })
@@ -69,7 +92,10 @@ async fn dispatches_to_each_registered_kind_and_names_them_for_unknown_kinds() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(capabilities.capabilities, wire::SecretStoreCapabilities::ReadOnly as i32);
+    assert_eq!(
+        capabilities.capabilities,
+        wire::SecretStoreCapabilities::ReadOnly as i32
+    );
     running.stop().await.unwrap();
 }
 
@@ -92,20 +118,40 @@ async fn the_backend_client_is_built_once_and_rebuilt_when_the_object_or_its_sec
     }
     assert_eq!(Counters::get(&echo.counters.connects), 1);
     for _ in 0..50 {
-        get(&mut client.clone(), get_secret_request(&ECHO, "team-a", "e", "a")).await.unwrap();
+        get(&mut client.clone(), get_secret_request(&ECHO, "team-a", "e", "a"))
+            .await
+            .unwrap();
     }
-    assert_eq!(Counters::get(&echo.counters.connects), 1, "steady-state calls reuse the client");
+    assert_eq!(
+        Counters::get(&echo.counters.connects),
+        1,
+        "steady-state calls reuse the client"
+    );
 
     // The object changes: rebuilt.
-    running.replace_manifests(&manifests.replace("a: one", "a: two")).unwrap();
-    assert_eq!(get(&mut client.clone(), get_secret_request(&ECHO, "team-a", "e", "a")).await.unwrap(), "two");
+    running
+        .replace_manifests(&manifests.replace("a: one", "a: two"))
+        .unwrap();
+    assert_eq!(
+        get(&mut client.clone(), get_secret_request(&ECHO, "team-a", "e", "a"))
+            .await
+            .unwrap(),
+        "two"
+    );
     assert_eq!(Counters::get(&echo.counters.connects), 2);
 
     // A Secret it read changes: rebuilt.
-    let changed = manifests.replace("a: one", "a: two").replace("team-a-token", "rotated-token");
+    let changed = manifests
+        .replace("a: one", "a: two")
+        .replace("team-a-token", "rotated-token");
     running.replace_manifests(&changed).unwrap();
     assert_eq!(
-        get(&mut client.clone(), get_secret_request(&ECHO, "team-a", "e", "credential")).await.unwrap(),
+        get(
+            &mut client.clone(),
+            get_secret_request(&ECHO, "team-a", "e", "credential")
+        )
+        .await
+        .unwrap(),
         "rotated-token"
     );
     assert_eq!(Counters::get(&echo.counters.connects), 3);
@@ -122,9 +168,19 @@ async fn credentials_are_read_only_where_the_scope_allows() {
     let manifests = [
         SECRETS.to_string(),
         object("team-a", "own", "{name: creds, key: token}", ""),
-        object("team-a", "elsewhere", "{name: creds, key: token, namespace: providers}", ""),
+        object(
+            "team-a",
+            "elsewhere",
+            "{name: creds, key: token, namespace: providers}",
+            "",
+        ),
         object("providers", "cluster", "{name: creds, key: token}", ""),
-        object("providers", "cluster-explicit", "{name: creds, key: token, namespace: team-a}", ""),
+        object(
+            "providers",
+            "cluster-explicit",
+            "{name: creds, key: token, namespace: team-a}",
+            "",
+        ),
         object(
             "providers",
             "manifest",
@@ -144,31 +200,64 @@ async fn credentials_are_read_only_where_the_scope_allows() {
         request
     };
     // Namespaced store: own namespace only.
-    assert_eq!(get(&mut client, call("SecretStore", "team-a", "own", "team-a")).await.unwrap(), "team-a-token");
-    let status = get(&mut client, call("SecretStore", "team-a", "elsewhere", "team-a")).await.unwrap_err();
+    assert_eq!(
+        get(&mut client, call("SecretStore", "team-a", "own", "team-a"))
+            .await
+            .unwrap(),
+        "team-a-token"
+    );
+    let status = get(&mut client, call("SecretStore", "team-a", "elsewhere", "team-a"))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert!(status.message().contains("providers"), "{}", status.message());
     // A namespaced store may not reach a provider object in another namespace.
-    let status = get(&mut client, call("SecretStore", "providers", "cluster", "team-a")).await.unwrap_err();
+    let status = get(&mut client, call("SecretStore", "providers", "cluster", "team-a"))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     // Cluster store, ProviderNamespace (default): the object's namespace, or the selector's.
     assert_eq!(
-        get(&mut client, call("ClusterSecretStore", "providers", "cluster", "team-a")).await.unwrap(),
+        get(
+            &mut client,
+            call("ClusterSecretStore", "providers", "cluster", "team-a")
+        )
+        .await
+        .unwrap(),
         "providers-token"
     );
     assert_eq!(
-        get(&mut client, call("ClusterSecretStore", "providers", "cluster-explicit", "team-b")).await.unwrap(),
+        get(
+            &mut client,
+            call("ClusterSecretStore", "providers", "cluster-explicit", "team-b")
+        )
+        .await
+        .unwrap(),
         "team-a-token"
     );
     // Cluster store, ManifestNamespace: the ExternalSecret's namespace.
     assert_eq!(
-        get(&mut client, call("ClusterSecretStore", "providers", "manifest", "team-a")).await.unwrap(),
+        get(
+            &mut client,
+            call("ClusterSecretStore", "providers", "manifest", "team-a")
+        )
+        .await
+        .unwrap(),
         "team-a-token"
     );
     // …and a namespace without that Secret gets a config error, never NOT_FOUND.
-    let status = get(&mut client, call("ClusterSecretStore", "providers", "manifest", "team-b")).await.unwrap_err();
+    let status = get(
+        &mut client,
+        call("ClusterSecretStore", "providers", "manifest", "team-b"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert!(status.message().contains("Secret team-b/creds not found"), "{}", status.message());
+    assert!(
+        status.message().contains("Secret team-b/creds not found"),
+        "{}",
+        status.message()
+    );
     // Validate of a ManifestNamespace cluster store without source namespace: in-band.
     let validation = client
         .store
@@ -195,11 +284,20 @@ async fn the_callers_deadline_cancels_the_providers_work() {
     let started = std::time::Instant::now();
     let status = client
         .store
-        .get_secret(with_deadline(get_secret_request(&ECHO, "default", "slow", "a"), Duration::from_millis(300)))
+        .get_secret(with_deadline(
+            get_secret_request(&ECHO, "default", "slow", "a"),
+            Duration::from_millis(300),
+        ))
         .await
         .unwrap_err();
-    assert!(matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled), "{status:?}");
-    assert!(started.elapsed() < Duration::from_secs(4), "the call waited for the provider");
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the call waited for the provider"
+    );
     assert!(
         wait_for(Duration::from_secs(3), || Counters::get(&echo.counters.dropped) == 1).await,
         "the provider's future was not dropped"
@@ -245,7 +343,10 @@ async fn shutdown_lets_in_flight_calls_finish_and_refuses_new_ones() {
     }
     assert_eq!(Counters::get(&echo.counters.dropped), 0);
     running.stop().await.unwrap();
-    assert!(tokio::net::TcpStream::connect(http).await.is_err(), "HTTP port still open after shutdown");
+    assert!(
+        tokio::net::TcpStream::connect(http).await.is_err(),
+        "HTTP port still open after shutdown"
+    );
 }
 
 #[tokio::test]
@@ -253,23 +354,33 @@ async fn health_reflection_metrics_and_probes() {
     let running = start(Echo::default(), &echo_object("default", "e", "{a: b}")).await;
     let client = running.client().await.unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel.clone());
-    for service in ["", eso_runtime::proto::SECRET_STORE_SERVICE, eso_runtime::proto::GENERATOR_SERVICE] {
+    for service in [
+        "",
+        eso_runtime::proto::SECRET_STORE_SERVICE,
+        eso_runtime::proto::GENERATOR_SERVICE,
+    ] {
         let status = health
-            .check(tonic_health::pb::HealthCheckRequest { service: service.into() })
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .unwrap()
             .into_inner()
             .status;
-        assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{service:?}");
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
     }
 
     let mut reflection =
         tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(client.channel.clone());
     let request = tonic_reflection::pb::v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-            String::new(),
-        )),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
     };
     let mut responses = reflection
         .server_reflection_info(futures::stream::iter(vec![request]))
@@ -283,21 +394,43 @@ async fn health_reflection_metrics_and_probes() {
         panic!("unexpected reflection response");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in [eso_runtime::proto::SECRET_STORE_SERVICE, eso_runtime::proto::GENERATOR_SERVICE, "grpc.health.v1.Health"] {
+    for expected in [
+        eso_runtime::proto::SECRET_STORE_SERVICE,
+        eso_runtime::proto::GENERATOR_SERVICE,
+        "grpc.health.v1.Health",
+    ] {
         assert!(names.iter().any(|n| n == expected), "{expected} not in {names:?}");
     }
 
     let mut store = client.clone();
-    get(&mut store, get_secret_request(&ECHO, "default", "e", "a")).await.unwrap();
-    get(&mut store, get_secret_request(&ECHO, "default", "e", "a")).await.unwrap();
-    get(&mut store, get_secret_request(&ECHO, "default", "e", "missing")).await.unwrap_err();
+    get(&mut store, get_secret_request(&ECHO, "default", "e", "a"))
+        .await
+        .unwrap();
+    get(&mut store, get_secret_request(&ECHO, "default", "e", "a"))
+        .await
+        .unwrap();
+    get(&mut store, get_secret_request(&ECHO, "default", "e", "missing"))
+        .await
+        .unwrap_err();
     let (status, metrics) = http_get(running.http_addr(), "/metrics").await;
     assert_eq!(status, 200);
-    assert!(metrics.contains("grpc_server_requests_total{method=\"GetSecret\",status=\"OK\"} 2"), "{metrics}");
-    assert!(metrics.contains("grpc_server_requests_total{method=\"GetSecret\",status=\"NotFound\"} 1"), "{metrics}");
-    assert!(metrics.contains("grpc_server_request_duration_seconds_count{method=\"GetSecret\"} 3"), "{metrics}");
+    assert!(
+        metrics.contains("grpc_server_requests_total{method=\"GetSecret\",status=\"OK\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("grpc_server_requests_total{method=\"GetSecret\",status=\"NotFound\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("grpc_server_request_duration_seconds_count{method=\"GetSecret\"} 3"),
+        "{metrics}"
+    );
     assert!(metrics.contains("provider_certificate_hot_reload_total 0"), "{metrics}");
-    assert!(metrics.contains("provider_certificate_hot_reload_failures_total 0"), "{metrics}");
+    assert!(
+        metrics.contains("provider_certificate_hot_reload_failures_total 0"),
+        "{metrics}"
+    );
     assert_eq!(http_get(running.http_addr(), "/healthz").await.0, 200);
     assert_eq!(http_get(running.http_addr(), "/readyz").await.0, 200);
     assert_eq!(http_get(running.http_addr(), "/nope").await.0, 404);
@@ -325,11 +458,31 @@ async fn frequent_client_keepalive_pings_are_accepted() {
         .connect()
         .await
         .unwrap();
-    let mut client = eso_runtime::proto::provider::v1::secret_store_provider_client::SecretStoreProviderClient::new(channel);
+    let mut client =
+        eso_runtime::proto::provider::v1::secret_store_provider_client::SecretStoreProviderClient::new(channel);
     for _ in 0..3 {
-        client.get_secret(get_secret_request(&ECHO, "default", "e", "a")).await.unwrap();
+        client
+            .get_secret(get_secret_request(&ECHO, "default", "e", "a"))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(1200)).await;
     }
-    client.get_secret(get_secret_request(&ECHO, "default", "e", "a")).await.unwrap();
+    client
+        .get_secret(get_secret_request(&ECHO, "default", "e", "a"))
+        .await
+        .unwrap();
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn responses_larger_than_esos_4_mib_limit_fail_clearly() {
+    let big = "x".repeat(eso_runtime::server_limits::MAX_RESPONSE_BYTES + 1);
+    let running = start(Echo::default(), &echo_object("default", "e", &format!("{{big: {big}, small: ok}}"))).await;
+    let mut client = running.client().await.unwrap();
+    let status = get(&mut client, get_secret_request(&ECHO, "default", "e", "big")).await.unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(status.message().contains("too large"), "{}", status.message());
+    assert!(!status.message().contains("xxxx"));
+    assert_eq!(get(&mut client, get_secret_request(&ECHO, "default", "e", "small")).await.unwrap(), "ok");
     running.stop().await.unwrap();
 }

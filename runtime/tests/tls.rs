@@ -33,7 +33,9 @@ fn one_day() -> Validity {
 
 /// A call with the given client identity; `Ok` only if it got through.
 async fn call_with(running: &TestProvider, tls: &ClientTls) -> Result<(), String> {
-    let mut client = ProviderClient::connect(&running.address(), Some(tls)).await.map_err(|e| e.to_string())?;
+    let mut client = ProviderClient::connect(&running.address(), Some(tls))
+        .await
+        .map_err(|e| e.to_string())?;
     client
         .store
         .get_secret(get_secret_request(&ECHO, "default", "e", "a"))
@@ -50,7 +52,9 @@ async fn served_certificate(running: &TestProvider) -> Vec<u8> {
         roots.add(cert.unwrap()).unwrap();
     }
     use rustls::pki_types::pem::PemObject;
-    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&tls.cert_pem).map(|c| c.unwrap()).collect();
+    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&tls.cert_pem)
+        .map(|c| c.unwrap())
+        .collect();
     let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&tls.key_pem).unwrap();
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
@@ -69,7 +73,9 @@ async fn served_certificate(running: &TestProvider) -> Vec<u8> {
 
 fn pem_to_der(pem: &str) -> Vec<u8> {
     use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap().to_vec()
+    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
 }
 
 #[tokio::test]
@@ -81,8 +87,15 @@ async fn clients_without_a_valid_certificate_are_refused() {
     // Another CA's client certificate.
     let other_ca = CertificateAuthority::generate("other CA", one_day()).unwrap();
     let stranger = other_ca.issue_client("external-secrets-controller", one_day()).unwrap();
-    let tls = ClientTls { cert_pem: stranger.cert_pem.into(), key_pem: stranger.key_pem.into(), ..good.clone() };
-    assert!(call_with(&running, &tls).await.is_err(), "a client from another CA got through");
+    let tls = ClientTls {
+        cert_pem: stranger.cert_pem.into(),
+        key_pem: stranger.key_pem.into(),
+        ..good.clone()
+    };
+    assert!(
+        call_with(&running, &tls).await.is_err(),
+        "a client from another CA got through"
+    );
 
     // An expired certificate from the right CA.
     let now = time::OffsetDateTime::now_utc();
@@ -91,11 +104,21 @@ async fn clients_without_a_valid_certificate_are_refused() {
         .authority
         .issue_client(
             "external-secrets-controller",
-            Validity { not_before: now - time::Duration::days(30), not_after: now - time::Duration::days(1) },
+            Validity {
+                not_before: now - time::Duration::days(30),
+                not_after: now - time::Duration::days(1),
+            },
         )
         .unwrap();
-    let tls = ClientTls { cert_pem: expired.cert_pem.into(), key_pem: expired.key_pem.into(), ..good.clone() };
-    assert!(call_with(&running, &tls).await.is_err(), "an expired client certificate got through");
+    let tls = ClientTls {
+        cert_pem: expired.cert_pem.into(),
+        key_pem: expired.key_pem.into(),
+        ..good.clone()
+    };
+    assert!(
+        call_with(&running, &tls).await.is_err(),
+        "an expired client certificate got through"
+    );
 
     // No client certificate at all.
     let channel = tonic::transport::Endpoint::from_shared(format!("https://{}", running.address()))
@@ -108,22 +131,32 @@ async fn clients_without_a_valid_certificate_are_refused() {
         .unwrap();
     let refused = match channel.connect().await {
         Err(_) => true,
-        Ok(channel) => eso_runtime::proto::provider::v1::secret_store_provider_client::SecretStoreProviderClient::new(channel)
-            .get_secret(get_secret_request(&ECHO, "default", "e", "a"))
-            .await
-            .is_err(),
+        Ok(channel) => {
+            eso_runtime::proto::provider::v1::secret_store_provider_client::SecretStoreProviderClient::new(channel)
+                .get_secret(get_secret_request(&ECHO, "default", "e", "a"))
+                .await
+                .is_err()
+        }
     };
     assert!(refused, "a client without a certificate got through");
 
     // Plaintext to the TLS port.
-    assert!(ProviderClient::connect(&running.address(), None).await.is_err()
-        || call_plain(&running.address()).await.is_err());
+    assert!(
+        ProviderClient::connect(&running.address(), None).await.is_err()
+            || call_plain(&running.address()).await.is_err()
+    );
     running.stop().await.unwrap();
 }
 
 async fn call_plain(address: &str) -> Result<(), tonic::Status> {
-    let mut client = ProviderClient::connect(address, None).await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-    client.store.get_secret(get_secret_request(&ECHO, "default", "e", "a")).await.map(|_| ())
+    let mut client = ProviderClient::connect(address, None)
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    client
+        .store
+        .get_secret(get_secret_request(&ECHO, "default", "e", "a"))
+        .await
+        .map(|_| ())
 }
 
 /// Loops GetSecret on a kept connection and on fresh connections until stopped;
@@ -136,12 +169,20 @@ fn call_loop(running: &TestProvider, stop: Arc<AtomicBool>) -> tokio::task::Join
         let mut kept = ProviderClient::connect(&address, Some(&tls)).await.unwrap();
         let mut failures = Vec::new();
         while !stop.load(Ordering::SeqCst) {
-            if let Err(status) = kept.store.get_secret(get_secret_request(&ECHO, "default", "e", "a")).await {
+            if let Err(status) = kept
+                .store
+                .get_secret(get_secret_request(&ECHO, "default", "e", "a"))
+                .await
+            {
                 failures.push(format!("kept connection: {status}"));
             }
             match ProviderClient::connect(&address, Some(&tls)).await {
                 Ok(mut fresh) => {
-                    if let Err(status) = fresh.store.get_secret(get_secret_request(&ECHO, "default", "e", "a")).await {
+                    if let Err(status) = fresh
+                        .store
+                        .get_secret(get_secret_request(&ECHO, "default", "e", "a"))
+                        .await
+                    {
                         failures.push(format!("fresh connection: {status}"));
                     }
                 }
@@ -171,17 +212,28 @@ async fn certificates_rotate_under_load_with_no_failed_call() {
     let rotated = authority.issue_server(&names(), one_day()).unwrap();
     write_server_files(&running.server_cert_dir(), authority.cert_pem(), &rotated);
     let metrics = Arc::clone(running.running().metrics());
-    assert!(wait_for(Duration::from_secs(5), || metrics.certificate_reloads() >= 1).await, "no reload happened");
+    assert!(
+        wait_for(Duration::from_secs(5), || metrics.certificate_reloads() >= 1).await,
+        "no reload happened"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::SeqCst);
     let (calls, failures) = load.await.unwrap();
     assert!(calls > 10, "the load loop made only {calls} calls");
-    assert!(failures.is_empty(), "{} of {calls} calls failed: {failures:?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {calls} calls failed: {failures:?}",
+        failures.len()
+    );
     assert_eq!(metrics.certificate_reload_failures(), 0);
 
     let after = served_certificate(&running).await;
     assert_ne!(before, after);
-    assert_eq!(after, pem_to_der(&rotated.cert_pem), "the new certificate is not the one served");
+    assert_eq!(
+        after,
+        pem_to_der(&rotated.cert_pem),
+        "the new certificate is not the one served"
+    );
     running.stop().await.unwrap();
 }
 
@@ -215,10 +267,17 @@ async fn kubernetes_data_symlink_swap_is_picked_up() {
     std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
     std::fs::remove_dir_all(&first).unwrap();
 
-    assert!(wait_for(Duration::from_secs(5), || metrics.certificate_reloads() == 1).await, "swap not picked up");
+    assert!(
+        wait_for(Duration::from_secs(5), || metrics.certificate_reloads() == 1).await,
+        "swap not picked up"
+    );
     stop.store(true, Ordering::SeqCst);
     let (calls, failures) = load.await.unwrap();
-    assert!(failures.is_empty(), "{} of {calls} calls failed: {failures:?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {calls} calls failed: {failures:?}",
+        failures.len()
+    );
     assert_eq!(served_certificate(&running).await, pem_to_der(&rotated.cert_pem));
     running.stop().await.unwrap();
 }
@@ -230,18 +289,31 @@ async fn a_broken_new_certificate_keeps_the_old_one_and_counts_a_failure() {
     let dir = running.server_cert_dir();
     let metrics = Arc::clone(running.running().metrics());
 
-    write_file(&dir.join("tls.crt"), b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n", false).unwrap();
+    write_file(
+        &dir.join("tls.crt"),
+        b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n",
+        false,
+    )
+    .unwrap();
     assert!(wait_for(Duration::from_secs(5), || metrics.certificate_reload_failures() == 1).await);
-    call_with(&running, &running.client_tls().unwrap()).await.expect("calls still work");
+    call_with(&running, &running.client_tls().unwrap())
+        .await
+        .expect("calls still work");
     assert_eq!(served_certificate(&running).await, before);
 
     // A certificate for the wrong names is refused too, and counted once.
     let authority = &running.certificates().authority;
-    let wrong = authority.issue_server(&["elsewhere.example".to_string()], one_day()).unwrap();
+    let wrong = authority
+        .issue_server(&["elsewhere.example".to_string()], one_day())
+        .unwrap();
     write_server_files(&dir, authority.cert_pem(), &wrong);
     assert!(wait_for(Duration::from_secs(5), || metrics.certificate_reload_failures() == 2).await);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(metrics.certificate_reload_failures(), 2, "the same broken set must be counted once");
+    assert_eq!(
+        metrics.certificate_reload_failures(),
+        2,
+        "the same broken set must be counted once"
+    );
     assert_eq!(served_certificate(&running).await, before);
 
     // Fixed: reloaded.
@@ -263,7 +335,14 @@ async fn pkcs1_and_sec1_keys_are_served() {
         let pkcs8 = std::fs::read_to_string(Path::new(FIXTURES).join(pkcs8_file)).unwrap();
         let authority = &running.certificates().authority;
         let cert_pem = authority.issue_server_for_key(&names(), &pkcs8, one_day()).unwrap();
-        write_server_files(&running.server_cert_dir(), authority.cert_pem(), &KeyedCertificate { cert_pem: cert_pem.clone(), key_pem: key });
+        write_server_files(
+            &running.server_cert_dir(),
+            authority.cert_pem(),
+            &KeyedCertificate {
+                cert_pem: cert_pem.clone(),
+                key_pem: key,
+            },
+        );
         let metrics = Arc::clone(running.running().metrics());
         assert!(
             wait_for(Duration::from_secs(5), || metrics.certificate_reloads() == 1).await,
@@ -277,15 +356,24 @@ async fn pkcs1_and_sec1_keys_are_served() {
 }
 
 fn material(ca: &str, cert: &KeyedCertificate) -> TlsMaterial {
-    TlsMaterial::from_pem(ca.as_bytes(), cert.cert_pem.as_bytes(), cert.key_pem.as_bytes(), &CertPaths::in_dir("/certs")).unwrap()
+    TlsMaterial::from_pem(
+        ca.as_bytes(),
+        cert.cert_pem.as_bytes(),
+        cert.key_pem.as_bytes(),
+        &CertPaths::in_dir("/certs"),
+    )
+    .unwrap()
 }
 
 #[test]
 fn the_self_check_explains_each_problem() {
-    let ca = CertificateAuthority::generate("ca", Validity::starting_now(Duration::from_secs(365 * 24 * 3600))).unwrap();
+    let ca =
+        CertificateAuthority::generate("ca", Validity::starting_now(Duration::from_secs(365 * 24 * 3600))).unwrap();
     let service = ExpectedNames::for_service("provider-fake", "eso", "cluster.local");
     let all_names = eso_runtime::certs::service_names("provider-fake", "eso", "cluster.local");
-    let good = ca.issue_server(&all_names, Validity::starting_now(Duration::from_secs(90 * 24 * 3600))).unwrap();
+    let good = ca
+        .issue_server(&all_names, Validity::starting_now(Duration::from_secs(90 * 24 * 3600)))
+        .unwrap();
     let report = check_material(&material(ca.cert_pem(), &good), &service, SystemTime::now()).unwrap();
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 
@@ -297,9 +385,15 @@ fn the_self_check_explains_each_problem() {
 
     // Key from another issuance.
     let second = ca.issue_server(&all_names, one_day()).unwrap();
-    let mixed = KeyedCertificate { cert_pem: good.cert_pem.clone(), key_pem: second.key_pem.clone() };
+    let mixed = KeyedCertificate {
+        cert_pem: good.cert_pem.clone(),
+        key_pem: second.key_pem.clone(),
+    };
     let error = check_material(&material(ca.cert_pem(), &mixed), &service, SystemTime::now()).unwrap_err();
-    assert!(error.0.contains("tls.key does not belong to the certificate"), "{error}");
+    assert!(
+        error.0.contains("tls.key does not belong to the certificate"),
+        "{error}"
+    );
 
     // Missing the name ESO core dials.
     let partial = ca.issue_server(&["provider-fake".to_string()], one_day()).unwrap();
@@ -308,19 +402,39 @@ fn the_self_check_explains_each_problem() {
     assert!(error.0.contains("valid for [provider-fake]"), "{error}");
 
     // Only the required name: warnings for the other forms.
-    let minimal = ca.issue_server(&["provider-fake.eso.svc".to_string()], Validity::starting_now(Duration::from_secs(90 * 24 * 3600))).unwrap();
+    let minimal = ca
+        .issue_server(
+            &["provider-fake.eso.svc".to_string()],
+            Validity::starting_now(Duration::from_secs(90 * 24 * 3600)),
+        )
+        .unwrap();
     let report = check_material(&material(ca.cert_pem(), &minimal), &service, SystemTime::now()).unwrap();
     assert_eq!(report.warnings.len(), 3, "{:?}", report.warnings);
 
     // Expired, and close to expiry.
     let now = time::OffsetDateTime::now_utc();
     let expired = ca
-        .issue_server(&all_names, Validity { not_before: now - time::Duration::days(91), not_after: now - time::Duration::days(1) })
+        .issue_server(
+            &all_names,
+            Validity {
+                not_before: now - time::Duration::days(91),
+                not_after: now - time::Duration::days(1),
+            },
+        )
         .unwrap();
     let error = check_material(&material(ca.cert_pem(), &expired), &service, SystemTime::now()).unwrap_err();
     assert!(error.0.contains("expired"), "{error}");
-    let report = check_material(&material(ca.cert_pem(), &good), &service, SystemTime::now() + Duration::from_secs(80 * 24 * 3600)).unwrap();
-    assert!(report.warnings.iter().any(|w| w.contains("expires in")), "{:?}", report.warnings);
+    let report = check_material(
+        &material(ca.cert_pem(), &good),
+        &service,
+        SystemTime::now() + Duration::from_secs(80 * 24 * 3600),
+    )
+    .unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w.contains("expires in")),
+        "{:?}",
+        report.warnings
+    );
 }
 
 #[tokio::test]
@@ -335,11 +449,18 @@ async fn a_provider_with_unusable_certificates_does_not_start() {
     let settings = eso_runtime::Settings {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
-        transport: eso_runtime::Transport::MutualTls { paths: CertPaths::in_dir(dir.path()), expected: ExpectedNames::default() },
+        transport: eso_runtime::Transport::MutualTls {
+            paths: CertPaths::in_dir(dir.path()),
+            expected: ExpectedNames::default(),
+        },
         reload_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),
     };
-    let error = provider(Echo::default()).start(settings, source).await.err().expect("start must fail");
+    let error = provider(Echo::default())
+        .start(settings, source)
+        .await
+        .err()
+        .expect("start must fail");
     assert_eq!(error.kind(), eso_runtime::ErrorKind::InvalidConfig);
     assert!(error.message().contains("not signed by the CA in ca.crt"), "{error}");
 }

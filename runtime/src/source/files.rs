@@ -83,7 +83,12 @@ impl FilesSource {
 
 impl Source for FilesSource {
     fn object(&self, gvk: &Gvk, namespace: &str, name: &str) -> Result<Option<Arc<StoredObject>>> {
-        let key = (gvk.api_version(), gvk.kind.to_string(), namespace.to_string(), name.to_string());
+        let key = (
+            gvk.api_version(),
+            gvk.kind.to_string(),
+            namespace.to_string(),
+            name.to_string(),
+        );
         Ok(self.snapshot.load().objects.get(&key).cloned())
     }
 
@@ -98,10 +103,7 @@ impl Source for FilesSource {
 }
 
 fn is_manifest(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
 }
 
 /// Reads all manifest files, sorted by path, with a fingerprint of names and contents.
@@ -174,13 +176,18 @@ fn parse_files(files: &[(PathBuf, String)]) -> Result<Snapshot> {
         for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
             let at = || format!("{} (document {})", path.display(), index + 1);
             let value = serde_yaml::Value::deserialize(document).map_err(|error| {
-                Error::invalid_config(format!("{}: not valid YAML: {}", at(), without_quoted_values(&error.to_string())))
+                Error::invalid_config(format!(
+                    "{}: not valid YAML: {}",
+                    at(),
+                    without_quoted_values(&error.to_string())
+                ))
             })?;
             if value.is_null() {
                 continue;
             }
-            let json = serde_json::to_value(value)
-                .map_err(|error| Error::invalid_config(format!("{}: {}", at(), without_quoted_values(&error.to_string()))))?;
+            let json = serde_json::to_value(value).map_err(|error| {
+                Error::invalid_config(format!("{}: {}", at(), without_quoted_values(&error.to_string())))
+            })?;
             add_document(&mut snapshot, json, &at())?;
         }
     }
@@ -214,14 +221,21 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
         .name
         .filter(|n| !n.is_empty())
         .ok_or_else(|| Error::invalid_config(format!("{at}: {kind} has no metadata.name")))?;
-    let namespace = metadata.namespace.filter(|n| !n.is_empty()).unwrap_or_else(|| "default".into());
+    let namespace = metadata
+        .namespace
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "default".into());
     let resource_version = metadata.resource_version.unwrap_or(content_hash);
     if api_version == "v1" && kind == "Secret" {
         let mut data = BTreeMap::new();
         for (key, encoded) in document.data {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
-                .map_err(|_| Error::invalid_config(format!("{at}: Secret {namespace}/{name}: data.{key} is not valid base64")))?;
+                .map_err(|_| {
+                    Error::invalid_config(format!(
+                        "{at}: Secret {namespace}/{name}: data.{key} is not valid base64"
+                    ))
+                })?;
             data.insert(key, SecretValue::new(bytes));
         }
         for (key, text) in document.string_data {
@@ -229,7 +243,9 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
         }
         let key = (namespace.clone(), name.clone());
         if snapshot.secrets.contains_key(&key) {
-            return Err(Error::invalid_config(format!("{at}: Secret {namespace}/{name} is defined twice")));
+            return Err(Error::invalid_config(format!(
+                "{at}: Secret {namespace}/{name} is defined twice"
+            )));
         }
         snapshot.secrets.insert(
             key,
@@ -244,9 +260,13 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
     }
     let key = (api_version.clone(), kind.clone(), namespace.clone(), name.clone());
     if snapshot.objects.contains_key(&key) {
-        return Err(Error::invalid_config(format!("{at}: {kind} {namespace}/{name} is defined twice")));
+        return Err(Error::invalid_config(format!(
+            "{at}: {kind} {namespace}/{name} is defined twice"
+        )));
     }
-    let uid = metadata.uid.unwrap_or_else(|| format!("files:{api_version}:{kind}:{namespace}/{name}"));
+    let uid = metadata
+        .uid
+        .unwrap_or_else(|| format!("files:{api_version}:{kind}:{namespace}/{name}"));
     snapshot.objects.insert(
         key,
         Arc::new(StoredObject {
@@ -268,7 +288,11 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
 mod tests {
     use super::*;
 
-    const GVK: Gvk = Gvk { group: "provider.external-secrets.io", version: "v2alpha1", kind: "Fake" };
+    const GVK: Gvk = Gvk {
+        group: "provider.external-secrets.io",
+        version: "v2alpha1",
+        kind: "Fake",
+    };
 
     fn write(dir: &Path, name: &str, text: &str) {
         if let Err(error) = std::fs::write(dir.join(name), text) {
@@ -287,12 +311,24 @@ mod tests {
         let source = FilesSource::load(dir.path())?;
         let object = source.object(&GVK, "default", "one")?;
         assert_eq!(object.map(|o| o.name.clone()), Some("one".to_string()));
-        let secret = source.secret("team-a", "creds")?.ok_or_else(|| Error::internal("secret missing"))?;
-        assert_eq!(secret.data.get("token").map(|v| v.expose().to_vec()), Some(b"hunter2".to_vec()));
-        assert_eq!(secret.data.get("user").map(|v| v.expose().to_vec()), Some(b"bob".to_vec()));
+        let secret = source
+            .secret("team-a", "creds")?
+            .ok_or_else(|| Error::internal("secret missing"))?;
+        assert_eq!(
+            secret.data.get("token").map(|v| v.expose().to_vec()),
+            Some(b"hunter2".to_vec())
+        );
+        assert_eq!(
+            secret.data.get("user").map(|v| v.expose().to_vec()),
+            Some(b"bob".to_vec())
+        );
         assert!(!source.reload()?);
 
-        write(dir.path(), "b.yml", "apiVersion: provider.external-secrets.io/v2alpha1\nkind: Fake\nmetadata: {name: two, namespace: x}\n");
+        write(
+            dir.path(),
+            "b.yml",
+            "apiVersion: provider.external-secrets.io/v2alpha1\nkind: Fake\nmetadata: {name: two, namespace: x}\n",
+        );
         assert!(source.reload()?);
         assert!(source.object(&GVK, "x", "two")?.is_some());
         Ok(())
@@ -301,10 +337,21 @@ mod tests {
     #[test]
     fn a_broken_edit_keeps_the_last_good_set_and_names_the_file() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::internal(e.to_string()))?;
-        write(dir.path(), "a.yaml", "apiVersion: provider.external-secrets.io/v2alpha1\nkind: Fake\nmetadata: {name: one}\n");
+        write(
+            dir.path(),
+            "a.yaml",
+            "apiVersion: provider.external-secrets.io/v2alpha1\nkind: Fake\nmetadata: {name: one}\n",
+        );
         let source = FilesSource::load(dir.path())?;
-        write(dir.path(), "a.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: \"not base64 s3cr3t!\"}\n");
-        let error = source.reload().err().ok_or_else(|| Error::internal("broken file accepted"))?;
+        write(
+            dir.path(),
+            "a.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: \"not base64 s3cr3t!\"}\n",
+        );
+        let error = source
+            .reload()
+            .err()
+            .ok_or_else(|| Error::internal("broken file accepted"))?;
         assert!(error.message().contains("a.yaml"), "{error}");
         assert!(error.message().contains("data.password is not valid base64"), "{error}");
         assert!(!error.message().contains("s3cr3t"), "{error}");

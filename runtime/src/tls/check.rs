@@ -90,7 +90,11 @@ fn unix_now(now: SystemTime) -> i64 {
 /// Checks that the key matches the certificate, the chain verifies against the CA,
 /// the certificates are valid now (warning when close to expiry), and the SANs
 /// cover `expected`.
-pub fn check_material(material: &TlsMaterial, expected: &ExpectedNames, now: SystemTime) -> Result<CertificateCheck, TlsError> {
+pub fn check_material(
+    material: &TlsMaterial,
+    expected: &ExpectedNames,
+    now: SystemTime,
+) -> Result<CertificateCheck, TlsError> {
     let provider = crypto_provider();
     let mut report = CertificateCheck::default();
     let Some(leaf_der) = material.chain.first() else {
@@ -138,9 +142,11 @@ pub fn check_material(material: &TlsMaterial, expected: &ExpectedNames, now: Sys
 
     let mut roots = RootCertStore::empty();
     for ca in &material.ca {
-        roots
-            .add(ca.clone())
-            .map_err(|error| TlsError(format!("ca.crt holds a certificate that cannot be a trust anchor: {error}")))?;
+        roots.add(ca.clone()).map_err(|error| {
+            TlsError(format!(
+                "ca.crt holds a certificate that cannot be a trust anchor: {error}"
+            ))
+        })?;
     }
     let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
@@ -180,7 +186,10 @@ pub fn check_material(material: &TlsMaterial, expected: &ExpectedNames, now: Sys
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
         )) => {}
         Err(error) => {
-            return Err(TlsError(format!("tls.crt ({}) does not verify against ca.crt: {error}", leaf.subject)));
+            return Err(TlsError(format!(
+                "tls.crt ({}) does not verify against ca.crt: {error}",
+                leaf.subject
+            )));
         }
     }
     let missing: Vec<&String> = expected.required.iter().filter(|name| verify(name).is_err()).collect();
@@ -193,7 +202,9 @@ pub fn check_material(material: &TlsMaterial, expected: &ExpectedNames, now: Sys
     }
     for name in &expected.recommended {
         if verify(name).is_err() {
-            report.warnings.push(format!("tls.crt does not carry the Service name {name}"));
+            report
+                .warnings
+                .push(format!("tls.crt does not carry the Service name {name}"));
         }
     }
     Ok(report)

@@ -34,9 +34,7 @@ fn server_config(material: TlsMaterial) -> Result<ServerConfig, TlsError> {
     let provider = crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     for ca in material.ca {
-        roots
-            .add(ca)
-            .map_err(|error| TlsError(format!("ca.crt: {error}")))?;
+        roots.add(ca).map_err(|error| TlsError(format!("ca.crt: {error}")))?;
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
         .build()
@@ -54,7 +52,11 @@ fn server_config(material: TlsMaterial) -> Result<ServerConfig, TlsError> {
 impl TlsReloader {
     /// Loads and checks the files; fails when they are unusable. Returns the
     /// reloader and the check's warnings.
-    pub fn load(paths: CertPaths, expected: ExpectedNames, metrics: Arc<Metrics>) -> Result<(Self, Vec<String>), TlsError> {
+    pub fn load(
+        paths: CertPaths,
+        expected: ExpectedNames,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Self, Vec<String>), TlsError> {
         let (seen, files) = fingerprint(&paths)?;
         let (config, warnings) = Self::build(&paths, &expected, &files)?;
         Ok((
@@ -69,7 +71,11 @@ impl TlsReloader {
         ))
     }
 
-    fn build(paths: &CertPaths, expected: &ExpectedNames, files: &[Vec<u8>; 3]) -> Result<(ServerConfig, Vec<String>), TlsError> {
+    fn build(
+        paths: &CertPaths,
+        expected: &ExpectedNames,
+        files: &[Vec<u8>; 3],
+    ) -> Result<(ServerConfig, Vec<String>), TlsError> {
         let material = TlsMaterial::from_pem(&files[0], &files[1], &files[2], paths)?;
         let check = check_material(&material, expected, SystemTime::now())?;
         Ok((server_config(material)?, check.warnings))

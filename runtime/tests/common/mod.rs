@@ -10,8 +10,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-pub const ECHO: Gvk = Gvk { group: "test.eso-gen.dev", version: "v1", kind: "Echo" };
-pub const OTHER: Gvk = Gvk { group: "test.eso-gen.dev", version: "v1", kind: "Other" };
+pub const ECHO: Gvk = Gvk {
+    group: "test.eso-gen.dev",
+    version: "v1",
+    kind: "Echo",
+};
+pub const OTHER: Gvk = Gvk {
+    group: "test.eso-gen.dev",
+    version: "v1",
+    kind: "Other",
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,14 +98,20 @@ impl SecretStore for Echo {
 
     async fn get_secret(&self, client: &EchoClient, remote: &RemoteRef) -> Result<SecretValue> {
         client.counters.started.fetch_add(1, Ordering::SeqCst);
-        let mut guard = DropGuard { counters: client.counters.clone(), armed: true };
+        let mut guard = DropGuard {
+            counters: client.counters.clone(),
+            armed: true,
+        };
         if !client.delay.is_zero() {
             tokio::time::sleep(client.delay).await;
         }
         guard.armed = false;
         client.counters.finished.fetch_add(1, Ordering::SeqCst);
         if remote.key == "credential" {
-            return client.credential.clone().ok_or_else(|| Error::secret_not_found("credential"));
+            return client
+                .credential
+                .clone()
+                .ok_or_else(|| Error::secret_not_found("credential"));
         }
         client
             .values
@@ -136,12 +150,20 @@ pub fn echo_object(namespace: &str, name: &str, values: &str) -> String {
 }
 
 pub fn provider(echo: Echo) -> eso_runtime::Provider {
-    eso_runtime::Provider::new(eso_runtime::ProviderInfo { name: "runtime-tests", version: "0" })
-        .secret_store(echo)
-        .secret_store(Other)
+    eso_runtime::Provider::new(eso_runtime::ProviderInfo {
+        name: "runtime-tests",
+        version: "0",
+    })
+    .secret_store(echo)
+    .secret_store(Other)
 }
 
-pub fn get_secret_request(gvk: &Gvk, namespace: &str, name: &str, key: &str) -> eso_runtime::proto::provider::v1::GetSecretRequest {
+pub fn get_secret_request(
+    gvk: &Gvk,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> eso_runtime::proto::provider::v1::GetSecretRequest {
     eso_runtime::proto::provider::v1::GetSecretRequest {
         remote_ref: Some(eso_runtime::proto::provider::v1::ExternalSecretDataRemoteRef {
             key: key.into(),
@@ -167,12 +189,21 @@ pub async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> b
 /// A plain HTTP/1.1 GET; returns (status, body).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to HTTP port");
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to HTTP port");
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("send request");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read response");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
