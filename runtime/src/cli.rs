@@ -32,8 +32,31 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is not a valid duration"))
 }
 
+/// The provider binary's command line: serve (the default) or describe itself.
+#[derive(Debug, clap::Parser)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    about = "An External Secrets Operator provider built with eso-gen: serves ESO core over gRPC with mutual TLS."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Serve gRPC with mutual TLS (the default when no subcommand is given).
+    Serve(Box<ServeArgs>),
+    /// Print the provider manifest as JSON: kinds, CRDs, capabilities, permissions, ports.
+    Manifest,
+    /// Print every CRD as multi-document YAML.
+    Crds,
+}
+
 /// Flags of the provider binary. Each has an environment variable.
-#[derive(Debug, Clone, clap::Parser)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// gRPC port.
     #[arg(long, env = "GRPC_PORT", default_value_t = 8080)]

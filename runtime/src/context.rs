@@ -7,11 +7,9 @@ use crate::{Error, Result, SecretValue};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
-/// A reference to one key of a Kubernetes Secret: how specs name credentials.
-///
-/// The namespace is honoured only where the store is cluster-scoped and its
-/// authentication scope allows it; see [`crate::scope`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// A reference to one key of a Kubernetes Secret, read under the store's
+/// authentication scope. A namespace is honoured only for cluster-scoped stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeySelector {
     /// The Secret's name.

@@ -30,6 +30,7 @@ pub(crate) struct Validation {
 
 pub(crate) trait ErasedStore: Send + Sync {
     fn gvk(&self) -> Gvk;
+    fn crd(&self) -> Option<Result<crate::crd::CustomResourceDefinition>>;
     fn capabilities(&self) -> Capabilities;
     fn validate<'a>(&'a self, call: &'a Resolved) -> BoxFuture<'a, Validation>;
     fn get_secret<'a>(&'a self, call: &'a Resolved, remote: &'a RemoteRef) -> BoxFuture<'a, Result<SecretValue>>;
@@ -42,6 +43,7 @@ pub(crate) trait ErasedStore: Send + Sync {
 
 pub(crate) trait ErasedGenerator: Send + Sync {
     fn gvk(&self) -> Gvk;
+    fn crd(&self) -> Option<Result<crate::crd::CustomResourceDefinition>>;
     fn generate<'a>(&'a self, call: &'a Resolved) -> BoxFuture<'a, Result<(SecretMap, Vec<u8>)>>;
     /// `call.object.spec` is `Null` when the generator object is gone.
     fn cleanup<'a>(&'a self, call: &'a Resolved, exists: bool, state: &'a [u8]) -> BoxFuture<'a, Result<()>>;
@@ -151,6 +153,10 @@ impl<S: SecretStore> ErasedStore for StoreAdapter<S> {
         S::Spec::GVK
     }
 
+    fn crd(&self) -> Option<Result<crate::crd::CustomResourceDefinition>> {
+        S::Spec::crd()
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.store.capabilities()
     }
@@ -212,6 +218,10 @@ pub(crate) struct GeneratorAdapter<G: Generator>(pub G);
 impl<G: Generator> ErasedGenerator for GeneratorAdapter<G> {
     fn gvk(&self) -> Gvk {
         G::Spec::GVK
+    }
+
+    fn crd(&self) -> Option<Result<crate::crd::CustomResourceDefinition>> {
+        G::Spec::crd()
     }
 
     fn generate<'a>(&'a self, call: &'a Resolved) -> BoxFuture<'a, Result<(SecretMap, Vec<u8>)>> {
@@ -293,6 +303,14 @@ impl Registry {
         }
         self.generators.push(generator);
         Ok(())
+    }
+
+    pub(crate) fn stores(&self) -> &[Arc<dyn ErasedStore>] {
+        &self.stores
+    }
+
+    pub(crate) fn generators(&self) -> &[Arc<dyn ErasedGenerator>] {
+        &self.generators
     }
 
     pub(crate) fn store_kinds(&self) -> Vec<Gvk> {

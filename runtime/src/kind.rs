@@ -56,6 +56,13 @@ impl fmt::Display for Gvk {
 pub trait ProviderSpec: DeserializeOwned + Send + Sync + 'static {
     /// The custom resource's group, version and kind.
     const GVK: Gvk;
+
+    /// The custom resource definition, checked against the structural rules.
+    /// `#[provider_spec]` and `#[generator_spec]` generate it from the struct;
+    /// hand-written specs have none.
+    fn crd() -> Option<crate::Result<crate::crd::CustomResourceDefinition>> {
+        None
+    }
 }
 
 /// Splits and checks an `apiVersion`: `group/version`, both non-empty.

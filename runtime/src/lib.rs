@@ -34,11 +34,13 @@
 pub mod certs;
 mod cli;
 pub mod client;
+pub mod crd;
 mod context;
 mod dispatch;
 mod error;
 mod http;
 mod kind;
+pub mod manifest;
 pub mod logging;
 pub mod metrics;
 mod provider;
@@ -53,6 +55,7 @@ pub mod tls;
 
 pub use cli::{ServeArgs, parse_duration};
 pub use context::{Ctx, SecretKeySelector};
+pub use crd::{Condition, ProviderStatus};
 pub use error::{Error, ErrorKind, Result};
 pub use kind::{Gvk, ProviderSpec};
 pub use provider::{Capabilities, Generated, Generator, SecretStore};
@@ -63,6 +66,17 @@ pub use server::{RunningProvider, Settings, Transport};
 /// Limits the server enforces.
 pub mod server_limits {
     pub use crate::server::MAX_RESPONSE_BYTES;
+}
+
+/// What the macros' expansions refer to. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use k8s_openapi;
+    pub use kube_core;
+    pub use kube_derive::CustomResource;
+    pub use schemars;
+    pub use serde;
+    pub use serde_json;
 }
 
 /// The wire types, re-exported.
@@ -143,6 +157,11 @@ impl Provider {
         self.registry.generator_kinds()
     }
 
+    /// The provider manifest: kinds, CRDs, capabilities, permissions, ports.
+    pub fn manifest(&self) -> Result<manifest::Manifest> {
+        manifest::build(self.info, &self.registry)
+    }
+
     /// Starts serving with explicit settings and source (tests, embedding).
     pub async fn start(self, settings: Settings, source: Arc<dyn source::Source>) -> Result<RunningProvider> {
         if let Some(error) = self.errors.into_iter().next() {
@@ -160,14 +179,18 @@ impl Provider {
     /// drains in-flight calls, and returns the process exit code.
     pub async fn run(self) -> std::process::ExitCode {
         use clap::{CommandFactory, FromArgMatches};
-        let command = ServeArgs::command().name(self.info.name).version(self.info.version);
-        let args = match ServeArgs::from_arg_matches(&command.get_matches()) {
-            Ok(args) => args,
+        let command = cli::Cli::command().name(self.info.name).version(self.info.version);
+        let cli = match cli::Cli::from_arg_matches(&command.get_matches()) {
+            Ok(cli) => cli,
             Err(error) => error.exit(),
         };
-        logging::init(args.log_format, self.info.name);
-        tracing::info!(name = self.info.name, version = self.info.version, "starting");
-        match cli::serve(self, args).await {
+        let result = match cli.command {
+            Some(cli::Command::Manifest) => self.manifest().and_then(|m| m.to_json()).map(|json| println!("{json}")),
+            Some(cli::Command::Crds) => self.manifest().and_then(|m| m.crds_yaml()).map(|yaml| print!("{yaml}")),
+            Some(cli::Command::Serve(args)) => self.serve_with(*args).await,
+            None => self.serve_with(cli.serve).await,
+        };
+        match result {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(error) => {
                 tracing::error!(%error, "provider failed");
@@ -175,5 +198,11 @@ impl Provider {
                 std::process::ExitCode::FAILURE
             }
         }
+    }
+
+    async fn serve_with(self, args: ServeArgs) -> Result<()> {
+        logging::init(args.log_format, self.info.name);
+        tracing::info!(name = self.info.name, version = self.info.version, "starting");
+        cli::serve(self, args).await
     }
 }
