@@ -34,14 +34,14 @@
 pub mod certs;
 mod cli;
 pub mod client;
-pub mod crd;
 mod context;
+pub mod crd;
 mod dispatch;
 mod error;
 mod http;
 mod kind;
-pub mod manifest;
 pub mod logging;
+pub mod manifest;
 pub mod metrics;
 mod provider;
 mod request;

@@ -118,15 +118,22 @@ pub(crate) fn build(info: ProviderInfo, registry: &Registry) -> Result<Manifest>
         kinds,
         generators,
         permissions,
-        ports: Ports { grpc: 8080, metrics: 8081 },
+        ports: Ports {
+            grpc: 8080,
+            metrics: 8081,
+        },
     })
 }
 
 impl Manifest {
     /// Every CRD, each checked against the structural schema rules.
     pub fn crds(&self) -> Result<Vec<&CustomResourceDefinition>> {
-        let crds: Vec<&CustomResourceDefinition> =
-            self.kinds.iter().chain(&self.generators).filter_map(|k| k.crd.as_ref()).collect();
+        let crds: Vec<&CustomResourceDefinition> = self
+            .kinds
+            .iter()
+            .chain(&self.generators)
+            .filter_map(|k| k.crd.as_ref())
+            .collect();
         for crd in &crds {
             if let Err(violations) = check_structural(crd) {
                 let lines: Vec<String> = violations.iter().map(|v| format!("  {v}")).collect();

@@ -202,7 +202,9 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
             SecretStoreProviderServer::new(StoreService(services.clone()))
                 .max_encoding_message_size(MAX_RESPONSE_BYTES),
         )
-        .add_service(GeneratorProviderServer::new(GeneratorService(services)).max_encoding_message_size(MAX_RESPONSE_BYTES));
+        .add_service(
+            GeneratorProviderServer::new(GeneratorService(services)).max_encoding_message_size(MAX_RESPONSE_BYTES),
+        );
 
     let stop = CancellationToken::new();
     let drain = CancellationToken::new();

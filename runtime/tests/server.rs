@@ -477,12 +477,23 @@ async fn frequent_client_keepalive_pings_are_accepted() {
 #[tokio::test]
 async fn responses_larger_than_esos_4_mib_limit_fail_clearly() {
     let big = "x".repeat(eso_runtime::server_limits::MAX_RESPONSE_BYTES + 1);
-    let running = start(Echo::default(), &echo_object("default", "e", &format!("{{big: {big}, small: ok}}"))).await;
+    let running = start(
+        Echo::default(),
+        &echo_object("default", "e", &format!("{{big: {big}, small: ok}}")),
+    )
+    .await;
     let mut client = running.client().await.unwrap();
-    let status = get(&mut client, get_secret_request(&ECHO, "default", "e", "big")).await.unwrap_err();
+    let status = get(&mut client, get_secret_request(&ECHO, "default", "e", "big"))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
     assert!(status.message().contains("too large"), "{}", status.message());
     assert!(!status.message().contains("xxxx"));
-    assert_eq!(get(&mut client, get_secret_request(&ECHO, "default", "e", "small")).await.unwrap(), "ok");
+    assert_eq!(
+        get(&mut client, get_secret_request(&ECHO, "default", "e", "small"))
+            .await
+            .unwrap(),
+        "ok"
+    );
     running.stop().await.unwrap();
 }

@@ -10,8 +10,8 @@
 
 use super::{CustomResourceDefinition, ProviderStatus, check_structural};
 use crate::{Error, Result};
-use kube_core::CustomResourceExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceValidation, JSONSchemaProps};
+use kube_core::CustomResourceExt;
 use schemars::JsonSchema;
 use schemars::transform::{Transform, transform_subschemas};
 use serde_json::{Map, Value, json};
@@ -63,7 +63,9 @@ impl Transform for MergeUnionProperties {
         // A union of different JSON types (e.g. an enum mixing unit and data
         // variants) cannot have one structural type: accept any value there.
         for junctor in ["oneOf", "anyOf"] {
-            let Some(Value::Array(branches)) = object.get(junctor) else { continue };
+            let Some(Value::Array(branches)) = object.get(junctor) else {
+                continue;
+            };
             let mut types: Vec<String> = branches.iter().filter_map(branch_type).collect();
             types.sort();
             types.dedup();
@@ -82,11 +84,15 @@ impl Transform for MergeUnionProperties {
             }
         }
         for junctor in ["oneOf", "anyOf"] {
-            let Some(Value::Array(branches)) = object.get_mut(junctor) else { continue };
+            let Some(Value::Array(branches)) = object.get_mut(junctor) else {
+                continue;
+            };
             let mut seen: Map<String, Value> = Map::new();
             let mut conflicting: Vec<String> = Vec::new();
             for branch in branches.iter() {
-                let Some(properties) = branch.get("properties").and_then(Value::as_object) else { continue };
+                let Some(properties) = branch.get("properties").and_then(Value::as_object) else {
+                    continue;
+                };
                 for (name, property) in properties {
                     match seen.get(name) {
                         Some(existing) if existing != property => {
@@ -244,7 +250,10 @@ pub fn build<K: CustomResourceExt, S: JsonSchema>() -> Result<CustomResourceDefi
     let mut status = schema_for::<ProviderStatus>()?;
     if let Some(status) = status.as_object_mut() {
         status.insert("nullable".into(), Value::Bool(true));
-        status.insert("description".into(), Value::String("Written by the provider: conditions and observed generation.".into()));
+        status.insert(
+            "description".into(),
+            Value::String("Written by the provider: conditions and observed generation.".into()),
+        );
     }
     let description = spec
         .as_object_mut()

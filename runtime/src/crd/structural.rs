@@ -61,7 +61,10 @@ impl Checker {
         let kind = object.get("type").and_then(Value::as_str).unwrap_or("");
 
         if object.contains_key("$ref") {
-            self.violation(path, "$ref is not allowed in a CRD schema; the referenced type must be inlined");
+            self.violation(
+                path,
+                "$ref is not allowed in a CRD schema; the referenced type must be inlined",
+            );
         }
         if int_or_string && !kind.is_empty() {
             self.violation(path, "x-kubernetes-int-or-string must not also set a type");
@@ -73,7 +76,10 @@ impl Checker {
             );
         }
         if preserve && !kind.is_empty() && kind != "object" {
-            self.violation(path, format!("x-kubernetes-preserve-unknown-fields is only allowed on objects, not {kind}"));
+            self.violation(
+                path,
+                format!("x-kubernetes-preserve-unknown-fields is only allowed on objects, not {kind}"),
+            );
         }
         if flag("x-kubernetes-embedded-resource") && kind != "object" {
             self.violation(path, "x-kubernetes-embedded-resource needs type object");
@@ -87,7 +93,10 @@ impl Checker {
         if let Some(map_type) = object.get("x-kubernetes-map-type").and_then(Value::as_str)
             && !matches!(map_type, "atomic" | "granular")
         {
-            self.violation(path, format!("x-kubernetes-map-type {map_type:?} is not atomic or granular"));
+            self.violation(
+                path,
+                format!("x-kubernetes-map-type {map_type:?} is not atomic or granular"),
+            );
         }
 
         for junctor in JUNCTORS {
@@ -167,13 +176,19 @@ impl Checker {
         let Some(object) = node.as_object() else { return };
         for key in object.keys() {
             if !matches!(key.as_str(), "type" | "properties" | "description") {
-                self.violation(path, format!("metadata may only restrict name and generateName, not set {key}"));
+                self.violation(
+                    path,
+                    format!("metadata may only restrict name and generateName, not set {key}"),
+                );
             }
         }
         if let Some(properties) = object.get("properties").and_then(Value::as_object) {
             for name in properties.keys() {
                 if name != "name" && name != "generateName" {
-                    self.violation(path, format!("metadata may only restrict name and generateName, not {name}"));
+                    self.violation(
+                        path,
+                        format!("metadata may only restrict name and generateName, not {name}"),
+                    );
                 }
             }
         }
@@ -224,7 +239,10 @@ impl Checker {
                     }
                 }
             }
-            other => self.violation(path, format!("x-kubernetes-list-type {other:?} is not atomic, set or map")),
+            other => self.violation(
+                path,
+                format!("x-kubernetes-list-type {other:?} is not atomic, set or map"),
+            ),
         }
     }
 }
@@ -252,7 +270,11 @@ pub fn check_structural(crd: &CustomResourceDefinition) -> Result<(), Vec<Struct
             }
         }
     }
-    if checker.violations.is_empty() { Ok(()) } else { Err(checker.violations) }
+    if checker.violations.is_empty() {
+        Ok(())
+    } else {
+        Err(checker.violations)
+    }
 }
 
 /// Panics with every violation, one per line; for tests.
@@ -322,7 +344,10 @@ mod tests {
             ".spec.closed: additionalProperties: false is not allowed",
         ];
         for expected in expect {
-            assert!(found.iter().any(|f| f.starts_with(expected)), "missing {expected:?} in {found:#?}");
+            assert!(
+                found.iter().any(|f| f.starts_with(expected)),
+                "missing {expected:?} in {found:#?}"
+            );
         }
         assert_eq!(found.len(), expect.len() + 1, "{found:#?}"); // .spec.r also has no type
     }
