@@ -338,6 +338,24 @@ async fn shutdown_lets_in_flight_calls_finish_and_refuses_new_ones() {
     assert!(wait_for(Duration::from_secs(3), || Counters::get(&echo.counters.started) == 4).await);
     let http = running.http_addr();
     running.running().shutdown();
+    // While draining: not ready, and health says NOT_SERVING to anyone still connected.
+    assert!(
+        wait_for_async(Duration::from_secs(2), || async move {
+            http_get(http, "/readyz").await.0 == 503
+        })
+        .await,
+        "/readyz did not turn 503 during the drain"
+    );
+    let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await
+        .map(|r| r.into_inner().status);
+    assert!(
+        status.as_ref().map_or(true, |s| *s
+            == tonic_health::pb::health_check_response::ServingStatus::NotServing as i32),
+        "{status:?}"
+    );
     for call in calls {
         assert_eq!(call.await.unwrap().unwrap(), "done");
     }
@@ -496,4 +514,33 @@ async fn responses_larger_than_esos_4_mib_limit_fail_clearly() {
         "ok"
     );
     running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn plaintext_serves_only_when_asked_for() {
+    let manifests = tempfile::tempdir().unwrap();
+    std::fs::write(
+        manifests.path().join("o.yaml"),
+        echo_object("default", "e", "{a: plain}"),
+    )
+    .unwrap();
+    let source = std::sync::Arc::new(eso_runtime::source::files::FilesSource::load(manifests.path()).unwrap());
+    let settings = eso_runtime::Settings {
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        transport: eso_runtime::Transport::InsecurePlaintext,
+        reload_interval: Duration::from_secs(1),
+        shutdown_grace: Duration::from_secs(1),
+    };
+    let running = provider(Echo::default()).start(settings, source).await.unwrap();
+    let address = format!("127.0.0.1:{}", running.grpc_addr().port());
+    let mut client = ProviderClient::connect(&address, None).await.unwrap();
+    assert_eq!(
+        get(&mut client, get_secret_request(&ECHO, "default", "e", "a"))
+            .await
+            .unwrap(),
+        "plain"
+    );
+    running.shutdown();
+    running.wait().await.unwrap();
 }
