@@ -55,7 +55,7 @@ pub(crate) enum Command {
     Crds,
 }
 
-/// Flags of the provider binary. Each has an environment variable.
+/// Flags of the provider binary; most also read an environment variable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// gRPC port.
@@ -97,6 +97,10 @@ pub struct ServeArgs {
     /// How often certificate and manifest files are checked for changes.
     #[arg(long, env = "RELOAD_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub reload_interval: Duration,
+    /// After SIGTERM, how long to keep serving while reporting not ready, so that
+    /// Kubernetes removes the pod from the Service before connections are refused.
+    #[arg(long, env = "SHUTDOWN_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub shutdown_delay: Duration,
     /// How long in-flight calls may take to finish after SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_PERIOD", default_value = "25s", value_parser = parse_duration)]
     pub shutdown_grace_period: Duration,
@@ -210,11 +214,14 @@ pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
         transport,
         reload_interval: args.reload_interval,
         shutdown_grace: args.shutdown_grace_period,
+        shutdown_delay: args.shutdown_delay,
     };
     let running = provider.start(settings, source).await?;
     tracing::info!(grpc = %running.grpc_addr(), http = %running.http_addr(), "serving");
     if args.dev {
         let client_dir = args.dev_dir.join("client");
+        std::fs::create_dir_all(&client_dir)
+            .map_err(|error| Error::internal(format!("creating {}: {error}", client_dir.display())))?;
         let address = format!("localhost:{}", running.grpc_addr().port());
         crate::certs::write_file(&client_dir.join("address"), address.as_bytes(), false)
             .map_err(|error| Error::internal(format!("writing {}: {error}", client_dir.display())))?;

@@ -52,6 +52,8 @@ pub struct Settings {
     pub reload_interval: Duration,
     /// How long in-flight calls may take to finish after a shutdown begins.
     pub shutdown_grace: Duration,
+    /// How long to keep serving, reporting not ready, before draining begins.
+    pub shutdown_delay: Duration,
 }
 
 /// A started provider. Dropping it does not stop it; call [`shutdown`](Self::shutdown).
@@ -150,6 +152,22 @@ fn tls_incoming(
     tokio_stream::wrappers::ReceiverStream::new(receiver)
 }
 
+/// Stops the helpers once the gRPC server has stopped.
+async fn finish(
+    result: Result<(), tonic::transport::Error>,
+    reload_task: Option<tokio::task::JoinHandle<()>>,
+    http_stop: CancellationToken,
+    http_task: tokio::task::JoinHandle<()>,
+) -> Result<()> {
+    if let Some(task) = reload_task {
+        task.abort();
+    }
+    http_stop.cancel();
+    let _ = http_task.await;
+    tracing::info!("stopped");
+    result.map_err(|error| Error::internal(format!("gRPC server stopped: {error}")))
+}
+
 pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings: Settings) -> Result<RunningProvider> {
     let metrics = Arc::new(Metrics::new());
     let reloader = match &settings.transport {
@@ -173,14 +191,20 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
     let grpc_addr = local_addr(&grpc_listener)?;
     let http_addr = local_addr(&http_listener)?;
 
+    // Health: overall, and each service that has kinds registered.
+    let mut served = vec![""];
+    if !registry.store_kinds().is_empty() {
+        served.push(eso_proto::SECRET_STORE_SERVICE);
+    }
+    if !registry.generator_kinds().is_empty() {
+        served.push(eso_proto::GENERATOR_SERVICE);
+    }
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_service_status("", ServingStatus::Serving).await;
-    health_reporter
-        .set_service_status(eso_proto::SECRET_STORE_SERVICE, ServingStatus::Serving)
-        .await;
-    health_reporter
-        .set_service_status(eso_proto::GENERATOR_SERVICE, ServingStatus::Serving)
-        .await;
+    for service in &served {
+        health_reporter
+            .set_service_status(*service, ServingStatus::Serving)
+            .await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(eso_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -236,16 +260,25 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
             };
         tokio::pin!(serve);
         let result = tokio::select! {
-            result = &mut serve => result.map_err(|error| Error::internal(format!("gRPC server stopped: {error}"))),
+            result = &mut serve => result,
             _ = task_stop.cancelled() => {
                 tracing::info!(grace_seconds = settings.shutdown_grace.as_secs_f64(), "shutting down: NOT_SERVING, draining in-flight calls");
                 ready.store(false, Ordering::SeqCst);
-                health_reporter.set_service_status("", ServingStatus::NotServing).await;
-                health_reporter.set_service_status(eso_proto::SECRET_STORE_SERVICE, ServingStatus::NotServing).await;
-                health_reporter.set_service_status(eso_proto::GENERATOR_SERVICE, ServingStatus::NotServing).await;
+                for service in &served {
+                    health_reporter.set_service_status(*service, ServingStatus::NotServing).await;
+                }
+                if !settings.shutdown_delay.is_zero() {
+                    // Keep serving while Kubernetes takes the pod out of the Service.
+                    let delay = tokio::time::sleep(settings.shutdown_delay);
+                    tokio::pin!(delay);
+                    tokio::select! {
+                        _ = &mut delay => {}
+                        result = &mut serve => return finish(result, reload_task, http_stop, http_task).await,
+                    }
+                }
                 drain.cancel();
                 match tokio::time::timeout(settings.shutdown_grace, &mut serve).await {
-                    Ok(result) => result.map_err(|error| Error::internal(format!("gRPC server stopped: {error}"))),
+                    Ok(result) => result,
                     Err(_) => {
                         tracing::warn!("grace period over with calls still running; they are cut off");
                         Ok(())
@@ -253,13 +286,7 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
                 }
             }
         };
-        if let Some(task) = reload_task {
-            task.abort();
-        }
-        http_stop.cancel();
-        let _ = http_task.await;
-        tracing::info!("stopped");
-        result
+        finish(result, reload_task, http_stop, http_task).await
     });
     Ok(RunningProvider {
         grpc_addr,

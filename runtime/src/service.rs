@@ -33,7 +33,16 @@ impl Services {
     ) -> Result<Response<T>, Status> {
         let span = tracing::info_span!("rpc", method, object = %object);
         let started = Instant::now();
+        // A call whose caller left (or whose deadline passed) is dropped mid-way;
+        // the guard counts it as CANCELLED.
+        let mut guard = CancelledGuard {
+            metrics: &self.metrics,
+            method,
+            started,
+            armed: true,
+        };
         let result = call.instrument(span.clone()).await;
+        guard.armed = false;
         let elapsed = started.elapsed();
         let _entered = span.enter();
         match result {
@@ -90,6 +99,26 @@ impl Services {
                 source: Arc::clone(&self.source),
             },
         ))
+    }
+}
+
+struct CancelledGuard<'a> {
+    metrics: &'a Metrics,
+    method: &'static str,
+    started: Instant,
+    armed: bool,
+}
+
+impl Drop for CancelledGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.metrics
+                .observe_request(self.method, tonic::Code::Cancelled, self.started.elapsed());
+            tracing::info!(
+                method = self.method,
+                "call cancelled: the caller went away or its deadline passed"
+            );
+        }
     }
 }
 

@@ -67,6 +67,7 @@ impl TestProvider {
             },
             reload_interval: TEST_RELOAD_INTERVAL,
             shutdown_grace,
+            shutdown_delay: Duration::ZERO,
         };
         let running = provider
             .start(settings, Arc::clone(&source) as Arc<dyn crate::source::Source>)

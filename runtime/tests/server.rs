@@ -303,6 +303,11 @@ async fn the_callers_deadline_cancels_the_providers_work() {
         "the provider's future was not dropped"
     );
     assert_eq!(Counters::get(&echo.counters.finished), 0);
+    let (_, metrics) = http_get(running.http_addr(), "/metrics").await;
+    assert!(
+        metrics.contains("grpc_server_requests_total{method=\"GetSecret\",status=\"Cancelled\"} 1"),
+        "{metrics}"
+    );
     running.stop().await.unwrap();
 }
 
@@ -531,6 +536,7 @@ async fn plaintext_serves_only_when_asked_for() {
         transport: eso_runtime::Transport::InsecurePlaintext,
         reload_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),
+        shutdown_delay: Duration::ZERO,
     };
     let running = provider(Echo::default()).start(settings, source).await.unwrap();
     let address = format!("127.0.0.1:{}", running.grpc_addr().port());

@@ -455,6 +455,7 @@ async fn a_provider_with_unusable_certificates_does_not_start() {
         },
         reload_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),
+        shutdown_delay: Duration::ZERO,
     };
     let error = provider(Echo::default())
         .start(settings, source)

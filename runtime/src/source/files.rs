@@ -54,9 +54,10 @@ impl FilesSource {
         if *last == fingerprint {
             return Ok(false);
         }
+        // Remember this set whether it parses or not, so a broken edit is reported once.
+        *last = fingerprint;
         let snapshot = parse_files(&files)?;
         self.snapshot.store(Arc::new(snapshot));
-        *last = fingerprint;
         Ok(true)
     }
 
@@ -356,6 +357,8 @@ mod tests {
         assert!(error.message().contains("data.password is not valid base64"), "{error}");
         assert!(!error.message().contains("s3cr3t"), "{error}");
         assert!(source.object(&GVK, "default", "one")?.is_some());
+        // The same broken set is reported once, not on every poll.
+        assert!(!source.reload()?);
         Ok(())
     }
 
