@@ -377,11 +377,7 @@ async fn health_reflection_metrics_and_probes() {
     let running = start(Echo::default(), &echo_object("default", "e", "{a: b}")).await;
     let client = running.client().await.unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel.clone());
-    for service in [
-        "",
-        eso_runtime::proto::SECRET_STORE_SERVICE,
-        eso_runtime::proto::GENERATOR_SERVICE,
-    ] {
+    for service in ["", eso_runtime::proto::SECRET_STORE_SERVICE] {
         let status = health
             .check(tonic_health::pb::HealthCheckRequest {
                 service: service.into(),
@@ -396,6 +392,15 @@ async fn health_reflection_metrics_and_probes() {
             "{service:?}"
         );
     }
+
+    // No generator kinds registered: the generator service reports nothing.
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: eso_runtime::proto::GENERATOR_SERVICE.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
 
     let mut reflection =
         tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(client.channel.clone());
