@@ -1,0 +1,53 @@
+//! `eso-gen`: the command line toolchain for External Secrets Operator providers
+//! that run out of process.
+//!
+//! - `eso-gen certs` writes a CA, a server certificate for a provider's Service, an
+//!   ESO-core-like client certificate and the `external-secrets-provider-tls` Secret.
+//! - `eso-gen call` calls any RPC of a running provider the way ESO core does:
+//!   `host:port` without a scheme, mutual TLS, a 30 s deadline.
+
+mod call;
+mod certs_cmd;
+mod codec;
+mod json;
+mod methods;
+mod names;
+mod request;
+mod status;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// The toolchain for External Secrets Operator out-of-process providers.
+#[derive(Debug, Parser)]
+#[command(name = "eso-gen", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Writes a CA, server and client certificates, and the provider's TLS Secret,
+    /// in the layout ESO core uses.
+    Certs(certs_cmd::CertsArgs),
+    /// Calls one RPC of a running provider, as ESO core would, and prints the
+    /// response as JSON.
+    ///
+    /// Exit codes: 0 success; 1 the provider answered with an error; 2 the call
+    /// could not be made (bad arguments, unreadable files, provider unreachable).
+    Call(Box<call::CallArgs>),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Certs(args) => match certs_cmd::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Call(args) => call::run(*args),
+    }
+}
