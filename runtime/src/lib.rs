@@ -79,6 +79,9 @@ pub mod __private {
     pub use serde_json;
 }
 
+/// The attribute macros: `#[provider_spec]`, `#[generator_spec]`, `#[spec_type]`, `#[secret_store]`.
+pub use eso_macros::{generator_spec, provider_spec, secret_store, spec_type};
+
 /// The wire types, re-exported.
 pub use eso_proto as proto;
 

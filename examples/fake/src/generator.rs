@@ -1,26 +1,19 @@
 //! The `FakeGenerator` kind: returns its spec's data, with a state Cleanup gets back.
 
-use eso_runtime::{Ctx, Error, Generated, Generator, Gvk, ProviderSpec, Result, SecretValue};
+use eso_runtime::{Ctx, Error, Generated, Generator, Result, SecretValue};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// `spec` of a `FakeGenerator` object.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A generator for testing External Secrets Operator: every Generate returns
+/// these values, with a state that Cleanup gets back.
+#[eso_runtime::generator_spec(kind = "FakeGenerator")]
+#[derive(Default)]
 pub struct FakeGeneratorSpec {
     /// The values every Generate returns.
     #[serde(default)]
     pub data: BTreeMap<String, String>,
-}
-
-impl ProviderSpec for FakeGeneratorSpec {
-    const GVK: Gvk = Gvk {
-        group: Gvk::DEFAULT_GROUP,
-        version: Gvk::DEFAULT_VERSION,
-        kind: "FakeGenerator",
-    };
 }
 
 /// What Generate hands ESO core and Cleanup gets back.
@@ -33,7 +26,8 @@ pub struct FakeGeneratorState {
     pub keys: Vec<String>,
 }
 
-/// The fake generator. It remembers generations until they are cleaned up.
+/// The fake generator (serving kind `FakeGenerator`). It remembers generations
+/// until they are cleaned up.
 #[derive(Default)]
 pub struct FakeGenerator {
     counter: AtomicU64,
@@ -43,7 +37,11 @@ pub struct FakeGenerator {
 impl FakeGenerator {
     /// Generations not yet cleaned up.
     pub fn outstanding(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.outstanding.lock().map(|ids| ids.iter().cloned().collect()).unwrap_or_default();
+        let mut ids: Vec<String> = self
+            .outstanding
+            .lock()
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default();
         ids.sort();
         ids
     }
@@ -60,7 +58,11 @@ impl Generator for FakeGenerator {
             .map_err(|_| Error::internal("fake generator lock poisoned"))?
             .insert(id.clone());
         Ok(Generated {
-            secrets: spec.data.iter().map(|(k, v)| (k.clone(), SecretValue::from(v.as_str()))).collect(),
+            secrets: spec
+                .data
+                .iter()
+                .map(|(k, v)| (k.clone(), SecretValue::from(v.as_str())))
+                .collect(),
             state: Some(FakeGeneratorState {
                 generation_id: id,
                 keys: spec.data.keys().cloned().collect(),

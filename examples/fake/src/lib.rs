@@ -6,12 +6,16 @@
 //!   read-write: pushed secrets are kept in memory per provider object, never shared
 //!   between two `Fake` objects.
 //! - Kind `FakeGenerator`: returns its `spec.data` and a state that Cleanup gets back.
+//!
+//! [`FakeResource`] and [`FakeGeneratorResource`] are the custom resource types the
+//! macros generate.
 
 mod generator;
 mod spec;
 mod store;
 
-pub use generator::{FakeGenerator, FakeGeneratorSpec, FakeGeneratorState};
+pub use generator::{FakeGenerator, FakeGeneratorResource, FakeGeneratorSpec, FakeGeneratorState};
+pub use spec::FakeResource;
 pub use spec::{FakeEntry, FakeSpec};
 pub use store::{FakeClient, FakeStore};
 

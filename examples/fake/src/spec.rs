@@ -1,26 +1,26 @@
 //! The `Fake` kind's spec.
 
-use eso_runtime::{Error, Gvk, ProviderSpec, Result};
-use serde::Deserialize;
+use eso_runtime::{Error, Result};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-/// `spec` of a `Fake` object.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// An in-memory secret store for testing External Secrets Operator: serves the
+/// entries listed here and keeps what is pushed to it.
+#[eso_runtime::provider_spec(kind = "Fake", shortname = "fake")]
+#[derive(Default)]
 pub struct FakeSpec {
     /// The secrets this store serves.
     #[serde(default)]
     pub data: Vec<FakeEntry>,
-    /// Simulated backend latency for every call, e.g. `250ms` (for deadline and
+    /// Simulated backend latency for every call, e.g. 250ms (for deadline and
     /// shutdown tests).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<String>,
 }
 
 /// One secret (one version of it).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[eso_runtime::spec_type]
+#[derive(Default)]
 pub struct FakeEntry {
     /// The secret's key.
     pub key: String,
@@ -30,20 +30,12 @@ pub struct FakeEntry {
     /// The version; empty for the unversioned value.
     #[serde(default)]
     pub version: String,
-    /// Values for GetSecretMap (upstream's `valueMap`); otherwise `value` is read as a JSON object.
-    #[serde(default)]
+    /// Values for GetSecretMap (upstream's valueMap); otherwise value is read as a JSON object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_map: Option<BTreeMap<String, String>>,
     /// Tags GetAllSecrets filters on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
-}
-
-impl ProviderSpec for FakeSpec {
-    const GVK: Gvk = Gvk {
-        group: Gvk::DEFAULT_GROUP,
-        version: Gvk::DEFAULT_VERSION,
-        kind: "Fake",
-    };
 }
 
 impl FakeSpec {

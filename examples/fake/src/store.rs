@@ -2,8 +2,7 @@
 
 use crate::spec::{FakeEntry, FakeSpec};
 use eso_runtime::{
-    Capabilities, Ctx, Error, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore,
-    SecretValue,
+    Ctx, Error, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore, SecretValue,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -96,6 +95,7 @@ fn version_label(remote: &RemoteRef) -> String {
     }
 }
 
+#[eso_runtime::secret_store] // reads and writes: READ_WRITE
 impl SecretStore for FakeStore {
     type Spec = FakeSpec;
     type Client = FakeClient;
@@ -110,10 +110,6 @@ impl SecretStore for FakeStore {
             pushed,
             latency: spec.latency()?,
         })
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::ReadWrite
     }
 
     fn validate_spec(&self, spec: &FakeSpec) -> Result<Vec<String>> {
@@ -152,14 +148,27 @@ impl SecretStore for FakeStore {
             .lookup(&remote.key, remote.version.as_deref())?
             .ok_or_else(|| Error::secret_not_found(version_label(remote)))?;
         if let Some(map) = entry.and_then(|e| e.value_map.as_ref()) {
-            return Ok(map.iter().map(|(k, v)| (k.clone(), SecretValue::from(v.as_str()))).collect());
+            return Ok(map
+                .iter()
+                .map(|(k, v)| (k.clone(), SecretValue::from(v.as_str())))
+                .collect());
         }
         let mut object = json_object(&value, &remote.key)?;
         if let Some(name) = &remote.property {
             object = match property(&object, name) {
                 Some(serde_json::Value::Object(inner)) => inner,
-                Some(_) => return Err(Error::invalid_request(format!("property {name} of {} is not a JSON object", remote.key))),
-                None => return Err(Error::secret_not_found(format!("{} property {name}", version_label(remote)))),
+                Some(_) => {
+                    return Err(Error::invalid_request(format!(
+                        "property {name} of {} is not a JSON object",
+                        remote.key
+                    )));
+                }
+                None => {
+                    return Err(Error::secret_not_found(format!(
+                        "{} property {name}",
+                        version_label(remote)
+                    )));
+                }
             };
         }
         Ok(object.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect())
@@ -171,7 +180,9 @@ impl SecretStore for FakeStore {
         // Spec entries: the unversioned value, else the last version listed.
         let mut latest: BTreeMap<&str, &FakeEntry> = BTreeMap::new();
         for entry in &client.entries {
-            let replace = latest.get(entry.key.as_str()).is_none_or(|current| !current.version.is_empty());
+            let replace = latest
+                .get(entry.key.as_str())
+                .is_none_or(|current| !current.version.is_empty());
             if replace {
                 latest.insert(&entry.key, entry);
             }
@@ -207,9 +218,9 @@ impl SecretStore for FakeStore {
                     Some((existing, _)) => json_object(&existing, key)?,
                     None => serde_json::Map::new(),
                 };
-                let text = value
-                    .expose_str()
-                    .ok_or_else(|| Error::invalid_request(format!("the value pushed to {key} property {name} is not UTF-8")))?;
+                let text = value.expose_str().ok_or_else(|| {
+                    Error::invalid_request(format!("the value pushed to {key} property {name} is not UTF-8"))
+                })?;
                 object.insert(name.clone(), serde_json::Value::String(text.to_string()));
                 let bytes = serde_json::to_vec(&object).map_err(|error| Error::internal(error.to_string()))?;
                 SecretValue::new(bytes)
