@@ -3,12 +3,14 @@
 //!
 //! - `eso-gen certs` writes a CA, a server certificate for a provider's Service, an
 //!   ESO-core-like client certificate and the `external-secrets-provider-tls` Secret.
+//! - `eso-gen crds` writes a provider project's CRDs from its binary's `manifest`.
 //! - `eso-gen call` calls any RPC of a running provider the way ESO core does:
 //!   `host:port` without a scheme, mutual TLS, a 30 s deadline.
 
 mod call;
 mod certs_cmd;
 mod codec;
+mod crds_cmd;
 mod json;
 mod methods;
 mod names;
@@ -37,6 +39,9 @@ enum Command {
     /// Exit codes: 0 success; 1 the provider answered with an error; 2 the call
     /// could not be made (bad arguments, unreadable files, provider unreachable).
     Call(Box<call::CallArgs>),
+    /// Writes the provider's CRDs (one YAML file each) from its binary's `manifest`;
+    /// with --check, reports drift and exits 1 instead of writing.
+    Crds(crds_cmd::CrdsArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,5 +54,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Call(args) => call::run(*args),
+        Command::Crds(args) => match crds_cmd::run(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

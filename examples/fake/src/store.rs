@@ -47,10 +47,10 @@ impl FakeClient {
 
     /// The current value of `key` at `version`: pushed values win for the unversioned read.
     fn lookup(&self, key: &str, version: Option<&str>) -> Result<Option<(SecretValue, Option<&FakeEntry>)>> {
-        if version.is_none() {
-            if let Some(pushed) = self.pushed()?.get(key) {
-                return Ok(Some((pushed.value.clone(), None)));
-            }
+        if version.is_none()
+            && let Some(pushed) = self.pushed()?.get(key)
+        {
+            return Ok(Some((pushed.value.clone(), None)));
         }
         let version = version.unwrap_or("");
         Ok(self
