@@ -20,6 +20,8 @@ pub fn infer<'a>(methods: impl IntoIterator<Item = &'a str>) -> Option<&'static 
     }
 }
 
+/// `#[secret_store]`: the impl with `fn capabilities` added, or the error followed by
+/// the impl as written (so that the error is the only one reported).
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     match try_expand(args, item.clone()) {
         Ok(expanded) => expanded,
@@ -119,5 +121,75 @@ mod tests {
         )
         .to_string();
         assert!(manual.contains("remove `fn capabilities`"), "{manual}");
+    }
+
+    #[test]
+    fn every_method_alone_and_together() {
+        for read in READS {
+            assert_eq!(infer([read]), Some("ReadOnly"), "{read}");
+            for write in WRITES {
+                assert_eq!(infer([read, write]), Some("ReadWrite"), "{read} {write}");
+            }
+        }
+        for write in WRITES {
+            assert_eq!(infer([write]), Some("WriteOnly"), "{write}");
+        }
+        assert_eq!(infer(READS.iter().chain(&WRITES).copied()), Some("ReadWrite"));
+        assert_eq!(infer([]), None);
+        assert_eq!(
+            infer(["connect", "validate", "validate_spec", "get_secrets", "push"]),
+            None
+        );
+    }
+
+    #[test]
+    fn the_inserted_method() {
+        let out = expand(
+            quote!(),
+            quote!(
+                impl<T: Send> ::eso_runtime::SecretStore for S<T> {
+                    type Spec = X;
+                    async fn push_secret(&self) {}
+                }
+            ),
+        );
+        let expected = quote!(
+            impl<T: Send> ::eso_runtime::SecretStore for S<T> {
+                type Spec = X;
+                async fn push_secret(&self) {}
+                fn capabilities(&self) -> ::eso_runtime::Capabilities {
+                    ::eso_runtime::Capabilities::WriteOnly
+                }
+            }
+        );
+        assert_eq!(out.to_string(), expected.to_string());
+    }
+
+    #[test]
+    fn misplaced() {
+        let on_struct = expand(
+            quote!(),
+            quote!(
+                struct S;
+            ),
+        )
+        .to_string();
+        assert!(
+            on_struct.contains("#[secret_store] goes on `impl eso_runtime::SecretStore for YourStore"),
+            "{on_struct}"
+        );
+        assert!(on_struct.contains("struct S"), "the item is kept: {on_struct}");
+        let on_generator = expand(
+            quote!(),
+            quote!(impl eso_runtime::Generator for G { fn generate(&self) {} }),
+        )
+        .to_string();
+        assert!(on_generator.contains("not on other impl blocks"), "{on_generator}");
+        let with_args = expand(
+            quote!(read_only),
+            quote!(impl SecretStore for S { fn get_secret(&self) {} }),
+        )
+        .to_string();
+        assert!(with_args.contains("takes no arguments"), "{with_args}");
     }
 }

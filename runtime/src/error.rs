@@ -161,25 +161,42 @@ impl From<Error> for Status {
 /// `Result<T, eso_runtime::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Removes quoted values from a (de)serialization error message, so that a value
-/// from a spec or a request never reaches a log line or an error. serde writes found
-/// values as `string "…"`; the field path and the expectation stay.
+/// Removes values from a (de)serialization error message, so that a value from a
+/// spec or a request never reaches a log line or an error. serde writes found
+/// values as `string "…"`, `integer \`…\``, `floating point \`…\``, `boolean \`…\``,
+/// `character \`…\`` and `unknown variant \`…\``; field names (`missing field
+/// \`key\``) and the expectation stay.
 pub(crate) fn without_quoted_values(message: &str) -> String {
+    const VALUE_PREFIXES: [&str; 6] = [
+        "integer ",
+        "floating point ",
+        "boolean ",
+        "character ",
+        "unknown variant ",
+        "byte array ",
+    ];
     let mut out = String::with_capacity(message.len());
-    let mut in_quote = false;
-    for c in message.chars() {
-        match (c, in_quote) {
-            ('"', false) => {
-                in_quote = true;
-                out.push_str("\"…");
-            }
-            ('"', true) => {
-                in_quote = false;
-                out.push('"');
-            }
-            (_, true) => {}
-            (c, false) => out.push(c),
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        if c == '"' {
+            // A double-quoted value: drop up to the closing quote.
+            out.push_str("\"…\"");
+            rest = match rest[1..].find('"') {
+                Some(end) => &rest[end + 2..],
+                None => "",
+            };
+            continue;
         }
+        if c == '`' && VALUE_PREFIXES.iter().any(|p| out.ends_with(p)) {
+            out.push_str("`…`");
+            rest = match rest[1..].find('`') {
+                Some(end) => &rest[end + 2..],
+                None => "",
+            };
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
     }
     out
 }
@@ -220,5 +237,16 @@ mod tests {
             without_quoted_values("invalid type: string \"hunter2\", expected u32"),
             "invalid type: string \"…\", expected u32"
         );
+        assert_eq!(
+            without_quoted_values("invalid type: integer `987654321`, expected a string"),
+            "invalid type: integer `…`, expected a string"
+        );
+        assert_eq!(
+            without_quoted_values("unknown variant `s3cr3t`, expected one of `a`, `b`"),
+            "unknown variant `…`, expected one of `a`, `b`"
+        );
+        assert_eq!(without_quoted_values("missing field `key`"), "missing field `key`");
+        assert_eq!(without_quoted_values("invalid value: boolean `true`"), "invalid value: boolean `…`");
+        assert_eq!(without_quoted_values("unterminated \"abc"), "unterminated \"…\"");
     }
 }
