@@ -246,7 +246,10 @@ mod tests {
             "unknown variant `…`, expected one of `a`, `b`"
         );
         assert_eq!(without_quoted_values("missing field `key`"), "missing field `key`");
-        assert_eq!(without_quoted_values("invalid value: boolean `true`"), "invalid value: boolean `…`");
+        assert_eq!(
+            without_quoted_values("invalid value: boolean `true`"),
+            "invalid value: boolean `…`"
+        );
         assert_eq!(without_quoted_values("unterminated \"abc"), "unterminated \"…\"");
     }
 }
