@@ -18,9 +18,12 @@ pub enum LogFormat {
 pub fn init(format: LogFormat, crate_name: &str) {
     let default = format!("warn,eso_runtime=info,{}=info", crate_name.replace('-', "_"));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    use std::io::IsTerminal;
+    // Colours only for a person at a terminal, never in `kubectl logs` or files.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
