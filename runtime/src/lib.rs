@@ -43,6 +43,7 @@ mod kind;
 pub mod logging;
 pub mod manifest;
 pub mod metrics;
+mod poll;
 mod provider;
 mod request;
 pub mod scope;

@@ -61,24 +61,10 @@ impl FilesSource {
         Ok(true)
     }
 
-    /// Checks the folder every `interval` until the returned task is dropped or aborted.
+    /// Checks the folder every `interval` until the returned task is aborted.
     pub fn spawn_reloader(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let source = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticker.tick().await;
-            loop {
-                ticker.tick().await;
-                match source.reload() {
-                    Ok(true) => tracing::info!(dir = %source.dir.display(), "manifests reloaded"),
-                    Ok(false) => {}
-                    Err(error) => {
-                        tracing::error!(dir = %source.dir.display(), %error, "manifests not reloaded; keeping the last good set")
-                    }
-                }
-            }
-        })
+        crate::poll::spawn_polling(interval, "manifests", move || source.reload())
     }
 }
 

@@ -120,18 +120,6 @@ impl TlsReloader {
     /// Checks the files every `interval` until the task is aborted.
     pub fn spawn(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let reloader = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticker.tick().await;
-            loop {
-                ticker.tick().await;
-                match reloader.reload_if_changed() {
-                    Ok(true) => tracing::info!(cert = %reloader.paths.cert.display(), "certificates reloaded"),
-                    Ok(false) => {}
-                    Err(error) => tracing::error!(%error, "certificates not reloaded; the previous ones stay in use"),
-                }
-            }
-        })
+        crate::poll::spawn_polling(interval, "certificates", move || reloader.reload_if_changed())
     }
 }
