@@ -118,7 +118,10 @@ impl TestProvider {
 
     /// Replaces the manifests and waits until the provider has loaded them.
     pub fn replace_manifests(&self, manifests: &str) -> Result<()> {
-        std::fs::write(self.manifests_dir().join("objects.yaml"), manifests).map_err(io)?;
+        // Atomically (temporary file, then rename), so the background reloader never
+        // reads a half-written file.
+        crate::certs::write_file(&self.manifests_dir().join("objects.yaml"), manifests.as_bytes(), false)
+            .map_err(io)?;
         self.source.reload()?;
         Ok(())
     }

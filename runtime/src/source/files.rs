@@ -46,11 +46,12 @@ impl FilesSource {
     /// Re-reads the folder if anything in it changed. Returns whether a new set was
     /// loaded; on an error the previous set stays in force.
     pub fn reload(&self) -> Result<bool> {
-        let (files, fingerprint) = read_files(&self.dir)?;
+        // Hold the lock across the read, so an older read never lands after a newer one.
         let mut last = self
             .fingerprint
             .lock()
             .map_err(|_| Error::internal("manifest fingerprint lock poisoned"))?;
+        let (files, fingerprint) = read_files(&self.dir)?;
         if *last == fingerprint {
             return Ok(false);
         }

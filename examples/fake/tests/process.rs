@@ -1,0 +1,376 @@
+//! The real `fake-provider` binary: `--dev` certificates, the address file, mTLS
+//! calls, draining in-flight calls on SIGTERM, deadlines, and refusing to start
+//! without a source of provider objects.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use eso_runtime::client::{ClientTls, ProviderClient, with_deadline};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+use tonic::Code;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_fake-provider");
+
+/// How long the process may take to start, or to stop; generous for a loaded CI box.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn manifests() -> String {
+    [
+        fake_object("default", "fake", "  data:\n    - key: hello\n      value: world"),
+        fake_object(
+            "default",
+            "slow",
+            "  latency: 1s\n  data:\n    - key: hello\n      value: slow-world",
+        ),
+        fake_object(
+            "default",
+            "slower",
+            "  latency: 2s\n  data:\n    - key: hello\n      value: slower-world",
+        ),
+    ]
+    .concat()
+}
+
+/// A running `fake-provider`; killed when dropped, whatever the test did.
+struct Process {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Process {
+    /// Starts the binary with `args`; `{dev}` and `{manifests}` are replaced by
+    /// folders in a fresh temporary directory (the manifests folder holds `manifests`).
+    fn spawn(args: &[&str], manifests: &str) -> TestResult<Self> {
+        let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+        let manifests_dir = dir.path().join("manifests");
+        std::fs::create_dir_all(&manifests_dir).map_err(|e| format!("manifests dir: {e}"))?;
+        std::fs::write(manifests_dir.join("fake.yaml"), manifests).map_err(|e| format!("manifests: {e}"))?;
+        let log = std::fs::File::create(dir.path().join("stderr.log")).map_err(|e| format!("log file: {e}"))?;
+        let dev = dir.path().join("dev");
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                a.replace("{dev}", &dev.display().to_string())
+                    .replace("{manifests}", &manifests_dir.display().to_string())
+            })
+            .collect();
+        let child = Command::new(BINARY)
+            .args(&args)
+            .env("RUST_LOG", "info,eso_runtime=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| format!("spawning {BINARY}: {e}"))?;
+        Ok(Process { child, dir })
+    }
+
+    /// The usual dev-mode command line.
+    fn dev(manifests: &str) -> TestResult<Self> {
+        Self::spawn(
+            &[
+                "--dev",
+                "--dev-dir",
+                "{dev}",
+                "--grpc-port",
+                "0",
+                "--metrics-port",
+                "0",
+                "--manifests",
+                "{manifests}",
+                "--reload-interval",
+                "200ms",
+                "--shutdown-grace-period",
+                "10s",
+            ],
+            manifests,
+        )
+    }
+
+    fn client_dir(&self) -> PathBuf {
+        self.dir.path().join("dev").join("client")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Waits until `ready` returns something, the process exits, or `PATIENCE` passes.
+    async fn wait_for<T>(&mut self, what: &str, mut ready: impl FnMut(&Self) -> Option<T>) -> TestResult<T> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(value) = ready(self) {
+                return Ok(value);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "waiting for {what}: the provider exited with {status}; log:\n{}",
+                    self.log()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "waiting for {what}: gave up after {PATIENCE:?}; log:\n{}",
+                    self.log()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for `<dev>/client/address` (written once the server listens) and connects.
+    async fn connect(&mut self) -> TestResult<ProviderClient> {
+        let address_file = self.client_dir().join("address");
+        let address = self
+            .wait_for("the address file", |_| {
+                std::fs::read_to_string(&address_file)
+                    .ok()
+                    .filter(|a| !a.trim().is_empty())
+            })
+            .await?;
+        check!(
+            address.starts_with("localhost:"),
+            "dev mode listens on localhost: {address}"
+        );
+        let tls = ClientTls::from_dir(self.client_dir()).map_err(|e| format!("client certificates: {e}"))?;
+        ProviderClient::connect(address.trim(), Some(&tls))
+            .await
+            .map_err(|e| format!("connecting to {address}: {e}; log:\n{}", self.log()))
+    }
+
+    /// Waits for the process to exit on its own.
+    async fn exit_status(&mut self) -> TestResult<ExitStatus> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Ok(status),
+                Ok(None) if Instant::now() > deadline => {
+                    return Err(format!(
+                        "the provider did not exit within {PATIENCE:?}; log:\n{}",
+                        self.log()
+                    ));
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(e) => return Err(format!("waiting for the provider: {e}")),
+            }
+        }
+    }
+
+    fn sigterm(&self) -> TestResult {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid()])
+            .status()
+            .map_err(|e| format!("running kill: {e}"))?;
+        check!(status.success(), "kill -TERM {} failed: {status}", self.pid());
+        Ok(())
+    }
+}
+
+fn dev_files_exist(dir: &Path) -> bool {
+    ["ca.crt", "tls.crt", "tls.key"].iter().all(|f| dir.join(f).is_file())
+}
+
+#[tokio::test]
+async fn serves_get_secret_over_mtls_in_dev_mode() -> TestResult {
+    let mut process = Process::dev(&manifests())?;
+    let mut client = process.connect().await?;
+    check!(dev_files_exist(&process.client_dir()), "client certificates written");
+    check_eq!(
+        get(&mut client, get_request("default", "fake", "hello", "", ""))
+            .await
+            .map_err(|s| s.to_string())?,
+        "world",
+        "GetSecret"
+    );
+    expect_status(
+        "missing key",
+        get(&mut client, get_request("default", "fake", "nope", "", "")).await,
+        Code::NotFound,
+        &["secret nope not found"],
+    )?;
+    // The manifests folder is watched: a change is served after the reload interval.
+    let manifests_dir = process.dir.path().join("manifests");
+    std::fs::write(
+        manifests_dir.join("fake.yaml"),
+        manifests().replace("value: world", "value: reloaded"),
+    )
+    .map_err(|e| format!("rewriting manifests: {e}"))?;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let value = get(&mut client, get_request("default", "fake", "hello", "", "")).await;
+        if matches!(value.as_deref(), Ok("reloaded")) {
+            break;
+        }
+        check!(
+            matches!(value.as_deref(), Ok("world")),
+            "while reloading, the old or the new value: {value:?}"
+        );
+        check!(
+            Instant::now() < deadline,
+            "the change was not picked up within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_calls_and_exits_zero() -> TestResult {
+    let mut process = Process::dev(&manifests())?;
+    let client = process.connect().await?;
+    let started = Instant::now();
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let mut client = client.clone();
+            tokio::spawn(async move { get(&mut client, get_request("default", "slow", "hello", "", "")).await })
+        })
+        .collect();
+    // In flight: the server has reached the backend (it connects the `slow` client
+    // on the first call); all five went out together on one connection.
+    process
+        .wait_for("the calls to reach the backend", |p| {
+            p.log()
+                .lines()
+                .any(|l| l.contains("backend client connected") && l.contains("default/slow"))
+                .then_some(())
+        })
+        .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    check!(
+        started.elapsed() < Duration::from_millis(900),
+        "the calls must still be running when SIGTERM is sent ({:?} elapsed); the machine is too slow for this test",
+        started.elapsed()
+    );
+    process.sigterm()?;
+    process
+        .wait_for("the drain to begin", |p| {
+            p.log().contains("shutting down").then_some(())
+        })
+        .await?;
+
+    // A new connection is refused while the old calls drain.
+    let tls = ClientTls::from_dir(process.client_dir()).map_err(|e| format!("client certificates: {e}"))?;
+    let address = std::fs::read_to_string(process.client_dir().join("address")).map_err(|e| e.to_string())?;
+    let refused_by = Instant::now() + Duration::from_millis(500);
+    while ProviderClient::connect(address.trim(), Some(&tls)).await.is_ok() {
+        check!(
+            Instant::now() < refused_by,
+            "new connections are still accepted 500ms after the drain began"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    for (index, call) in calls.into_iter().enumerate() {
+        let result = call.await.map_err(|e| format!("call {index} panicked: {e}"))?;
+        check_eq!(
+            result.map_err(|s| format!("call {index}: {:?}: {}", s.code(), s.message()))?,
+            "slow-world",
+            "call {index}"
+        );
+    }
+    check!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the calls took the simulated latency: {:?}",
+        started.elapsed()
+    );
+    let status = process.exit_status().await?;
+    check!(
+        status.success(),
+        "exit status after draining: {status}; log:\n{}",
+        process.log()
+    );
+    check_eq!(status.code(), Some(0), "exit code");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deadline_shorter_than_the_backend_cuts_the_call_short() -> TestResult {
+    let mut process = Process::dev(&manifests())?;
+    let mut client = process.connect().await?;
+    let started = Instant::now();
+    let result = client
+        .store
+        .get_secret(with_deadline(
+            get_request("default", "slower", "hello", "", ""),
+            Duration::from_millis(200),
+        ))
+        .await;
+    let elapsed = started.elapsed();
+    match result {
+        Ok(value) => return Err(format!("expected a deadline error, got {:?}", value.into_inner())),
+        Err(status) => check!(
+            matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+            "expected DEADLINE_EXCEEDED or CANCELLED, got {:?}: {}",
+            status.code(),
+            status.message()
+        ),
+    }
+    check!(
+        elapsed < Duration::from_millis(1500),
+        "the call returned after {elapsed:?}, not soon after its 200ms deadline (backend latency 2s)"
+    );
+    // The server is still fine afterwards.
+    check_eq!(
+        get(&mut client, get_request("default", "fake", "hello", "", ""))
+            .await
+            .map_err(|s| s.to_string())?,
+        "world",
+        "after the deadline"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn refuses_to_start_without_manifests() -> TestResult {
+    let mut process = Process::spawn(
+        &["--dev", "--dev-dir", "{dev}", "--grpc-port", "0", "--metrics-port", "0"],
+        "",
+    )?;
+    let status = process.exit_status().await?;
+    check!(!status.success(), "must fail without --manifests: {status}");
+    let log = process.log();
+    check!(
+        log.contains("--manifests"),
+        "the error must mention --manifests:\n{log}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn refuses_to_start_with_a_missing_manifests_folder() -> TestResult {
+    let mut process = Process::spawn(
+        &[
+            "--dev",
+            "--dev-dir",
+            "{dev}",
+            "--grpc-port",
+            "0",
+            "--metrics-port",
+            "0",
+            "--manifests",
+            "{manifests}/does-not-exist",
+        ],
+        "",
+    )?;
+    let status = process.exit_status().await?;
+    check!(!status.success(), "must fail with a missing folder: {status}");
+    let log = process.log();
+    check!(log.contains("does-not-exist"), "the error must name the folder:\n{log}");
+    Ok(())
+}
