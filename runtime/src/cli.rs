@@ -91,6 +91,10 @@ pub struct ServeArgs {
     /// The cluster's DNS domain.
     #[arg(long, env = "CLUSTER_DOMAIN", default_value = "cluster.local")]
     pub cluster_domain: String,
+    /// Accept only client certificates whose CN or a DNS SAN is this name (repeatable;
+    /// e.g. external-secrets-controller). Without it, any certificate from the CA is accepted.
+    #[arg(long = "tls-allowed-client", env = "TLS_ALLOWED_CLIENTS", value_delimiter = ',')]
+    pub tls_allowed_clients: Vec<String>,
     /// Another name the server certificate must carry (repeatable).
     #[arg(long = "tls-expected-name")]
     pub tls_expected_names: Vec<String>,
@@ -189,6 +193,7 @@ pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
         Transport::MutualTls {
             paths: CertPaths::in_dir(args.dev_dir.join("server")),
             expected,
+            allowed_clients: args.tls_allowed_clients.clone(),
         }
     } else {
         if expected.required.is_empty() {
@@ -197,6 +202,7 @@ pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
         Transport::MutualTls {
             paths: args.cert_paths(&args.tls_cert_dir),
             expected,
+            allowed_clients: args.tls_allowed_clients.clone(),
         }
     };
     let manifests = args.manifests.clone().ok_or_else(|| {

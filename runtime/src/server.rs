@@ -34,6 +34,9 @@ pub enum Transport {
         paths: CertPaths,
         /// Names the server certificate must carry.
         expected: ExpectedNames,
+        /// When not empty, only client certificates whose CN or a DNS SAN is one of
+        /// these are accepted (ESO core's is `external-secrets-controller`).
+        allowed_clients: Vec<String>,
     },
     /// No TLS at all. Only for debugging; logged loudly.
     InsecurePlaintext,
@@ -118,6 +121,7 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
 fn tls_incoming(
     listener: TcpListener,
     reloader: Arc<TlsReloader>,
+    allowed_clients: Arc<Vec<String>>,
     stop: CancellationToken,
 ) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<tokio_rustls::server::TlsStream<TcpStream>>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
@@ -138,11 +142,15 @@ fn tls_incoming(
             let _ = stream.set_nodelay(true);
             let acceptor = tokio_rustls::TlsAcceptor::from(reloader.current());
             let sender = sender.clone();
+            let allowed_clients = Arc::clone(&allowed_clients);
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => {
-                        let _ = sender.send(Ok(tls)).await;
-                    }
+                    Ok(Ok(tls)) => match client_identity_refusal(&tls, &allowed_clients) {
+                        None => {
+                            let _ = sender.send(Ok(tls)).await;
+                        }
+                        Some(reason) => tracing::warn!(%peer, %reason, "client refused"),
+                    },
                     Ok(Err(error)) => tracing::info!(%peer, %error, "TLS handshake refused"),
                     Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
                 }
@@ -168,16 +176,43 @@ async fn finish(
     result.map_err(|error| Error::internal(format!("gRPC server stopped: {error}")))
 }
 
+/// Why a verified client certificate is still refused by `allowed_clients`, if it is.
+fn client_identity_refusal(
+    tls: &tokio_rustls::server::TlsStream<TcpStream>,
+    allowed_clients: &[String],
+) -> Option<String> {
+    if allowed_clients.is_empty() {
+        return None;
+    }
+    let Some(certificate) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+        return Some("no client certificate".into());
+    };
+    let names = crate::tls::certificate_names(certificate);
+    if names.iter().any(|name| allowed_clients.contains(name)) {
+        None
+    } else {
+        Some(format!(
+            "client certificate names [{}] are not among the allowed clients [{}]",
+            names.join(", "),
+            allowed_clients.join(", ")
+        ))
+    }
+}
+
 pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings: Settings) -> Result<RunningProvider> {
     let metrics = Arc::new(Metrics::new());
     let reloader = match &settings.transport {
-        Transport::MutualTls { paths, expected } => {
+        Transport::MutualTls {
+            paths,
+            expected,
+            allowed_clients,
+        } => {
             let (reloader, warnings) = TlsReloader::load(paths.clone(), expected.clone(), Arc::clone(&metrics))
                 .map_err(|error| Error::invalid_config(format!("TLS: {error}")))?;
             for warning in warnings {
                 tracing::warn!(%warning, "certificate check");
             }
-            Some(Arc::new(reloader))
+            Some((Arc::new(reloader), Arc::new(allowed_clients.clone())))
         }
         Transport::InsecurePlaintext => {
             tracing::warn!(
@@ -243,14 +278,14 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
         },
         http_stop.clone(),
     ));
-    let reload_task = reloader.as_ref().map(|r| r.spawn(settings.reload_interval));
+    let reload_task = reloader.as_ref().map(|(r, _)| r.spawn(settings.reload_interval));
 
     let task_stop = stop.clone();
     let task = tokio::spawn(async move {
         let serve: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::transport::Error>> + Send>> =
             match reloader {
-                Some(reloader) => Box::pin(router.serve_with_incoming_shutdown(
-                    tls_incoming(grpc_listener, reloader, drain.clone()),
+                Some((reloader, allowed_clients)) => Box::pin(router.serve_with_incoming_shutdown(
+                    tls_incoming(grpc_listener, reloader, allowed_clients, drain.clone()),
                     drain.clone().cancelled_owned(),
                 )),
                 None => Box::pin(router.serve_with_incoming_shutdown(

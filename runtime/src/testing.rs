@@ -64,6 +64,7 @@ impl TestProvider {
                     required: vec!["localhost".into()],
                     recommended: Vec::new(),
                 },
+                allowed_clients: Vec::new(),
             },
             reload_interval: TEST_RELOAD_INTERVAL,
             shutdown_grace,

@@ -452,6 +452,7 @@ async fn a_provider_with_unusable_certificates_does_not_start() {
         transport: eso_runtime::Transport::MutualTls {
             paths: CertPaths::in_dir(dir.path()),
             expected: ExpectedNames::default(),
+            allowed_clients: Vec::new(),
         },
         reload_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),
@@ -464,4 +465,59 @@ async fn a_provider_with_unusable_certificates_does_not_start() {
         .expect("start must fail");
     assert_eq!(error.kind(), eso_runtime::ErrorKind::InvalidConfig);
     assert!(error.message().contains("not signed by the CA in ca.crt"), "{error}");
+}
+
+#[tokio::test]
+async fn allowed_client_names_pin_the_callers_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = eso_runtime::certs::CertificateSet::generate(&names()).unwrap();
+    set.write(dir.path()).unwrap();
+    let manifests = tempfile::tempdir().unwrap();
+    std::fs::write(manifests.path().join("o.yaml"), echo_object("default", "e", "{a: b}")).unwrap();
+    let source = Arc::new(eso_runtime::source::files::FilesSource::load(manifests.path()).unwrap());
+    let settings = eso_runtime::Settings {
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        transport: eso_runtime::Transport::MutualTls {
+            paths: CertPaths::in_dir(dir.path().join("server")),
+            expected: ExpectedNames::default(),
+            allowed_clients: vec![eso_runtime::certs::ESO_CLIENT_COMMON_NAME.to_string()],
+        },
+        reload_interval: Duration::from_secs(1),
+        shutdown_grace: Duration::from_secs(1),
+        shutdown_delay: Duration::ZERO,
+    };
+    let running = provider(Echo::default()).start(settings, source).await.unwrap();
+    let address = format!("localhost:{}", running.grpc_addr().port());
+    let call = |tls: ClientTls| {
+        let address = address.clone();
+        async move {
+            let mut client = ProviderClient::connect(&address, Some(&tls))
+                .await
+                .map_err(|e| e.to_string())?;
+            client
+                .store
+                .get_secret(get_secret_request(&ECHO, "default", "e", "a"))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    };
+    // ESO core's identity gets through.
+    call(ClientTls::from_dir(dir.path().join("client")).unwrap())
+        .await
+        .unwrap();
+    // Another client of the same CA does not.
+    let intruder = set.authority.issue_client("intruder", one_day()).unwrap();
+    let tls = ClientTls {
+        cert_pem: intruder.cert_pem.into(),
+        key_pem: intruder.key_pem.into(),
+        ..ClientTls::from_dir(dir.path().join("client")).unwrap()
+    };
+    assert!(
+        call(tls).await.is_err(),
+        "a client outside the allowed names got through"
+    );
+    running.shutdown();
+    running.wait().await.unwrap();
 }
