@@ -132,35 +132,9 @@ fn describe_json_error(error: &serde_json::Error) -> String {
             .to_string()
     } else {
         let (message, _) = text.rsplit_once(" at line ").unwrap_or((&text, ""));
-        redact_quoted(message)
+        eso_runtime::without_quoted_values(message)
     };
     format!("{what} at line {} column {}", error.line(), error.column())
-}
-
-/// Replaces every part of `text` quoted with `"` or `` ` `` (serde's quotes for
-/// strings and numbers) with `…`.
-fn redact_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut open: Option<char> = None;
-    for c in text.chars() {
-        match open {
-            None if c == '"' || c == '`' => {
-                out.push(c);
-                open = Some(c);
-            }
-            None => out.push(c),
-            Some(quote) if c == quote => {
-                out.push('…');
-                out.push(c);
-                open = None;
-            }
-            Some(_) => {}
-        }
-    }
-    if open.is_some() {
-        out.push('…');
-    }
-    out
 }
 
 /// Splits `K=V`; the error never repeats the text (it may be a secret).
@@ -587,18 +561,5 @@ mod tests {
         assert_eq!(state_bytes(r#"{"a":1}"#), br#"{"a":1}"#);
         assert_eq!(state_bytes("aGVsbG8="), b"hello");
         assert_eq!(state_bytes("not base64!"), b"not base64!");
-    }
-
-    #[test]
-    fn quoted_parts_are_redacted() {
-        assert_eq!(
-            redact_quoted(r#"invalid type: string "hunter2", expected i32"#),
-            r#"invalid type: string "…", expected i32"#
-        );
-        assert_eq!(redact_quoted(r#"open "quote"#), r#"open "…"#);
-        assert_eq!(
-            redact_quoted("invalid type: integer `1234`"),
-            "invalid type: integer `…`"
-        );
     }
 }

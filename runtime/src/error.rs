@@ -166,7 +166,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// values as `string "…"`, `integer \`…\``, `floating point \`…\``, `boolean \`…\``,
 /// `character \`…\`` and `unknown variant \`…\``; field names (`missing field
 /// \`key\``) and the expectation stay.
-pub(crate) fn without_quoted_values(message: &str) -> String {
+pub fn without_quoted_values(message: &str) -> String {
     const VALUE_PREFIXES: [&str; 6] = [
         "integer ",
         "floating point ",

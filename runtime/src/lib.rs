@@ -57,7 +57,7 @@ pub mod tls;
 pub use cli::{ServeArgs, parse_duration};
 pub use context::{Ctx, SecretKeySelector};
 pub use crd::{Condition, ProviderStatus};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, without_quoted_values};
 pub use kind::{Gvk, ProviderSpec};
 pub use provider::{Capabilities, Generated, Generator, SecretStore};
 pub use request::{FindQuery, PushRemoteRef, PushRequest, RemoteRef};
