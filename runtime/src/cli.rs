@@ -4,7 +4,9 @@
 use crate::certs::CertificateSet;
 use crate::logging::LogFormat;
 use crate::server::{Settings, Transport};
+use crate::source::Source;
 use crate::source::files::FilesSource;
+use crate::source::kube::{KubeSettings, KubeSource, WatchScope};
 use crate::tls::{CertPaths, ExpectedNames};
 use crate::{Error, Provider, Result};
 use std::net::{IpAddr, SocketAddr};
@@ -108,9 +110,14 @@ pub struct ServeArgs {
     /// How long in-flight calls may take to finish after SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_PERIOD", default_value = "25s", value_parser = parse_duration)]
     pub shutdown_grace_period: Duration,
-    /// Read provider objects and Secrets from this folder of YAML manifests (reloaded on change).
+    /// Read provider objects and Secrets from this folder of YAML manifests (reloaded on
+    /// change) instead of the Kubernetes API.
     #[arg(long, env = "MANIFESTS_DIR")]
     pub manifests: Option<PathBuf>,
+    /// Namespaces whose provider objects are watched (comma-separated); empty means every
+    /// namespace. Only with the Kubernetes API as the source.
+    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    pub watch_namespaces: Vec<String>,
     /// Development mode: make an ephemeral CA, server and client certificate, and listen on 127.0.0.1.
     #[arg(long)]
     pub dev: bool,
@@ -150,6 +157,21 @@ impl ServeArgs {
         }
         paths
     }
+}
+
+/// The Kubernetes API as the source: in-cluster configuration (or KUBECONFIG).
+async fn kubernetes_source(provider: &Provider, args: &ServeArgs) -> Result<Arc<dyn Source>> {
+    let client = kube::Client::try_default().await.map_err(|error| {
+        Error::invalid_config(format!(
+            "no Kubernetes API to read provider objects from ({error}); run in a cluster, set KUBECONFIG, or pass --manifests DIR"
+        ))
+    })?;
+    let settings = KubeSettings {
+        watch: WatchScope::from_list(&args.watch_namespaces),
+        ..KubeSettings::default()
+    };
+    tracing::info!(watch = ?settings.watch, "provider objects from the Kubernetes API");
+    Ok(KubeSource::start(client, &provider.watched_kinds()?, settings))
 }
 
 async fn terminated() {
@@ -205,14 +227,20 @@ pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
             allowed_clients: args.tls_allowed_clients.clone(),
         }
     };
-    let manifests = args.manifests.clone().ok_or_else(|| {
-        Error::invalid_config(
-            "no source of provider objects: pass --manifests DIR (a folder of YAML manifests, reloaded on change)",
-        )
-    })?;
-    let source = Arc::new(FilesSource::load(&manifests)?);
-    let _manifest_reloader = source.spawn_reloader(args.reload_interval);
-    tracing::info!(dir = %manifests.display(), "provider objects from manifests");
+    let (source, _manifest_reloader): (Arc<dyn Source>, _) = match &args.manifests {
+        Some(manifests) => {
+            let source = Arc::new(FilesSource::load(manifests)?);
+            let reloader = source.spawn_reloader(args.reload_interval);
+            tracing::info!(dir = %manifests.display(), "provider objects from manifests");
+            (source, Some(reloader))
+        }
+        None if args.dev => {
+            return Err(Error::invalid_config(
+                "--dev needs --manifests DIR: a folder of YAML manifests with the provider objects and Secrets",
+            ));
+        }
+        None => (kubernetes_source(&provider, &args).await?, None),
+    };
 
     let settings = Settings {
         grpc_addr: SocketAddr::new(bind, args.grpc_port),

@@ -74,13 +74,18 @@ impl Ctx {
             .scope
             .credential_namespace(selector.namespace.as_deref())
             .map_err(|e| e.context(format!("{} reading Secret {}", self.describe(), selector.name)))?;
-        let secret = self.source.secret(&namespace, &selector.name)?.ok_or_else(|| {
-            Error::invalid_config(format!(
-                "{}: Secret {namespace}/{} not found",
-                self.describe(),
-                selector.name
-            ))
-        })?;
+        let secret = self
+            .source
+            .fetch_secret(&namespace, &selector.name)
+            .await
+            .map_err(|e| e.context(self.describe()))?
+            .ok_or_else(|| {
+                Error::invalid_config(format!(
+                    "{}: Secret {namespace}/{} not found",
+                    self.describe(),
+                    selector.name
+                ))
+            })?;
         if let Ok(mut read) = self.secrets_read.lock() {
             read.push((namespace.clone(), secret.name.clone(), secret.resource_version.clone()));
         }

@@ -4,8 +4,8 @@
 use crate::context::SecretVersions;
 use crate::error::without_quoted_values;
 use crate::kind::parse_api_version;
-use crate::scope::Scope;
-use crate::source::{Source, StoredObject};
+use crate::scope::{AuthenticationScope, Scope};
+use crate::source::{ReadyState, Source, StoredObject};
 use crate::{
     Capabilities, Ctx, Error, FindQuery, Generator, Gvk, ProviderSpec, PushRemoteRef, PushRequest, RemoteRef, Result,
     SecretMap, SecretStore, SecretValue,
@@ -13,13 +13,45 @@ use crate::{
 use arc_swap::ArcSwapOption;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// A provider object found for a request, with the namespaces the request may touch.
 pub(crate) struct Resolved {
     pub object: Arc<StoredObject>,
     pub scope: Scope,
     pub source: Arc<dyn Source>,
+}
+
+impl Resolved {
+    /// Records whether the provider can use the object, on the object's status.
+    /// A `ManifestNamespace` store's readiness depends on who calls (each
+    /// ExternalSecret's namespace brings its own credentials), so it is not written.
+    fn report(&self, state: ReadyState) {
+        if self.scope.authentication() == AuthenticationScope::ManifestNamespace {
+            return;
+        }
+        self.source.report(&self.object, state);
+    }
+}
+
+/// How many backend clients a store keeps, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientCachePolicy {
+    /// A client not used for this long is dropped (and rebuilt on the next call).
+    pub idle_ttl: Duration,
+    /// At most this many clients per kind; the least recently used goes first.
+    pub max_entries: usize,
+}
+
+impl Default for ClientCachePolicy {
+    fn default() -> Self {
+        ClientCachePolicy {
+            idle_ttl: Duration::from_secs(15 * 60),
+            max_entries: 1024,
+        }
+    }
 }
 
 /// The outcome of Validate, reported in-band.
@@ -32,6 +64,7 @@ pub(crate) trait ErasedStore: Send + Sync {
     fn gvk(&self) -> Gvk;
     fn crd(&self) -> Option<Result<crate::crd::CustomResourceDefinition>>;
     fn capabilities(&self) -> Capabilities;
+    fn set_client_cache_policy(&self, policy: ClientCachePolicy);
     fn validate<'a>(&'a self, call: &'a Resolved) -> BoxFuture<'a, Validation>;
     fn get_secret<'a>(&'a self, call: &'a Resolved, remote: &'a RemoteRef) -> BoxFuture<'a, Result<SecretValue>>;
     fn get_secret_map<'a>(&'a self, call: &'a Resolved, remote: &'a RemoteRef) -> BoxFuture<'a, Result<SecretMap>>;
@@ -61,10 +94,11 @@ fn parse_spec<S: ProviderSpec>(object: &StoredObject) -> Result<S> {
     })
 }
 
-/// One connected client, valid while the object and the Secrets it read are unchanged.
+/// One connected client, valid while the object's configuration (UID and
+/// generation) and the Secrets it read are unchanged.
 struct Connected<S: SecretStore> {
     uid: String,
-    resource_version: String,
+    spec_version: String,
     secrets: SecretVersions,
     client: S::Client,
 }
@@ -72,7 +106,7 @@ struct Connected<S: SecretStore> {
 impl<S: SecretStore> Connected<S> {
     fn is_current(&self, call: &Resolved) -> bool {
         self.uid == call.object.uid
-            && self.resource_version == call.object.resource_version
+            && self.spec_version == call.object.spec_version()
             && self.secrets.iter().all(|(namespace, name, version)| {
                 matches!(call.source.secret(namespace, name), Ok(Some(s)) if &s.resource_version == version)
             })
@@ -82,28 +116,110 @@ impl<S: SecretStore> Connected<S> {
 /// Object namespace, object name, and the scope's credential key.
 type ClientKey = (String, String, String);
 
-#[derive(Default)]
 struct Slot<S: SecretStore> {
     current: ArcSwapOption<Connected<S>>,
     building: tokio::sync::Mutex<()>,
+    /// Milliseconds since the adapter's epoch of the last use.
+    last_used: AtomicU64,
+}
+
+/// The backend clients of one kind, by object and credential context; bounded in
+/// count, idle ones dropped.
+struct ClientCache<S: SecretStore> {
+    slots: Mutex<HashMap<ClientKey, Arc<Slot<S>>>>,
+    policy: Mutex<ClientCachePolicy>,
+    epoch: Instant,
+    last_sweep: AtomicU64,
+}
+
+impl<S: SecretStore> ClientCache<S> {
+    fn new() -> Self {
+        ClientCache {
+            slots: Mutex::new(HashMap::new()),
+            policy: Mutex::new(ClientCachePolicy::default()),
+            epoch: Instant::now(),
+            last_sweep: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn policy(&self) -> ClientCachePolicy {
+        self.policy.lock().map(|p| *p).unwrap_or_default()
+    }
+
+    /// The slot for `key`, made if new; drops idle slots now and then, and the
+    /// least recently used one when the cache is full.
+    fn slot(&self, key: ClientKey) -> Result<Arc<Slot<S>>> {
+        let policy = self.policy();
+        let now = self.now_ms();
+        let idle_ms = policy.idle_ttl.as_millis() as u64;
+        let mut slots = self
+            .slots
+            .lock()
+            .map_err(|_| Error::internal("client cache lock poisoned"))?;
+        let sweep_every = (idle_ms / 4).clamp(10, 30_000);
+        if now.saturating_sub(self.last_sweep.load(Ordering::Relaxed)) >= sweep_every {
+            self.last_sweep.store(now, Ordering::Relaxed);
+            slots.retain(|_, slot| now.saturating_sub(slot.last_used.load(Ordering::Relaxed)) < idle_ms);
+        }
+        if let Some(slot) = slots.get(&key) {
+            slot.last_used.store(now, Ordering::Relaxed);
+            return Ok(Arc::clone(slot));
+        }
+        while slots.len() >= policy.max_entries.max(1) {
+            let oldest = slots
+                .iter()
+                .min_by_key(|(_, slot)| slot.last_used.load(Ordering::Relaxed))
+                .map(|(key, _)| key.clone());
+            match oldest {
+                Some(oldest) => slots.remove(&oldest),
+                None => break,
+            };
+        }
+        let slot = Arc::new(Slot {
+            current: ArcSwapOption::empty(),
+            building: tokio::sync::Mutex::new(()),
+            last_used: AtomicU64::new(now),
+        });
+        slots.insert(key, Arc::clone(&slot));
+        Ok(slot)
+    }
 }
 
 pub(crate) struct StoreAdapter<S: SecretStore> {
     store: S,
-    clients: Mutex<HashMap<ClientKey, Arc<Slot<S>>>>,
+    clients: ClientCache<S>,
 }
 
 impl<S: SecretStore> StoreAdapter<S> {
     pub(crate) fn new(store: S) -> Self {
         StoreAdapter {
             store,
-            clients: Mutex::new(HashMap::new()),
+            clients: ClientCache::new(),
         }
+    }
+
+    /// The client for a data call; a failure to build it is recorded on the
+    /// object's status.
+    async fn client(&self, call: &Resolved) -> Result<Arc<Connected<S>>> {
+        self.connected(call).await.inspect_err(|error| {
+            call.report(ReadyState::NotReady {
+                reason: if error.kind() == crate::ErrorKind::InvalidConfig {
+                    "InvalidConfiguration"
+                } else {
+                    "ConnectFailed"
+                },
+                message: error.to_string(),
+            })
+        })
     }
 
     /// The client for this object: cached while current, otherwise built once even
     /// when many calls arrive together.
-    async fn client(&self, call: &Resolved) -> Result<Arc<Connected<S>>> {
+    async fn connected(&self, call: &Resolved) -> Result<Arc<Connected<S>>> {
         // Keyed by the credentials the scope reaches too: a client connected with one
         // namespace's credentials never serves a call from another.
         let key = (
@@ -111,18 +227,7 @@ impl<S: SecretStore> StoreAdapter<S> {
             call.object.name.clone(),
             call.scope.credential_key(),
         );
-        let slot = {
-            let mut clients = self
-                .clients
-                .lock()
-                .map_err(|_| Error::internal("client cache lock poisoned"))?;
-            Arc::clone(clients.entry(key).or_insert_with(|| {
-                Arc::new(Slot {
-                    current: ArcSwapOption::empty(),
-                    building: tokio::sync::Mutex::new(()),
-                })
-            }))
-        };
+        let slot = self.clients.slot(key)?;
         if let Some(connected) = slot.current.load_full().filter(|c| c.is_current(call)) {
             return Ok(connected);
         }
@@ -138,7 +243,7 @@ impl<S: SecretStore> StoreAdapter<S> {
         let client = self.store.connect(&ctx, &spec).await?;
         let connected = Arc::new(Connected {
             uid: call.object.uid.clone(),
-            resource_version: call.object.resource_version.clone(),
+            spec_version: call.object.spec_version(),
             secrets: ctx.take_secret_versions(),
             client,
         });
@@ -161,6 +266,12 @@ impl<S: SecretStore> ErasedStore for StoreAdapter<S> {
         self.store.capabilities()
     }
 
+    fn set_client_cache_policy(&self, policy: ClientCachePolicy) {
+        if let Ok(mut current) = self.clients.policy.lock() {
+            *current = policy;
+        }
+    }
+
     fn validate<'a>(&'a self, call: &'a Resolved) -> BoxFuture<'a, Validation> {
         Box::pin(async move {
             let result = async {
@@ -169,17 +280,26 @@ impl<S: SecretStore> ErasedStore for StoreAdapter<S> {
                     .store
                     .validate_spec(&spec)
                     .map_err(|e| e.context(call.object.as_ref()))?;
-                let connected = self.client(call).await?;
+                let connected = self.connected(call).await?;
                 warnings.extend(self.store.validate(&connected.client).await?);
                 Ok::<_, Error>(warnings)
             }
             .await;
             match result {
-                Ok(warnings) => Validation { error: None, warnings },
-                Err(error) => Validation {
-                    error: Some(error.to_string()),
-                    warnings: Vec::new(),
-                },
+                Ok(warnings) => {
+                    call.report(ReadyState::Ready);
+                    Validation { error: None, warnings }
+                }
+                Err(error) => {
+                    call.report(ReadyState::NotReady {
+                        reason: "ValidationFailed",
+                        message: error.to_string(),
+                    });
+                    Validation {
+                        error: Some(error.to_string()),
+                        warnings: Vec::new(),
+                    }
+                }
             }
         })
     }

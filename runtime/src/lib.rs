@@ -57,6 +57,7 @@ pub mod tls;
 pub use cli::{ServeArgs, parse_duration};
 pub use context::{Ctx, SecretKeySelector};
 pub use crd::{Condition, ProviderStatus};
+pub use dispatch::ClientCachePolicy;
 pub use error::{Error, ErrorKind, Result, without_quoted_values};
 pub use kind::{Gvk, ProviderSpec};
 pub use provider::{Capabilities, Generated, Generator, SecretStore};
@@ -144,6 +145,32 @@ impl Provider {
             self.errors.push(error);
         }
         self
+    }
+
+    /// Sets how many backend clients each store kind keeps and for how long
+    /// (default: 1024, dropped after 15 minutes unused).
+    pub fn client_cache(self, policy: ClientCachePolicy) -> Self {
+        for store in self.registry.stores() {
+            store.set_client_cache_policy(policy);
+        }
+        self
+    }
+
+    /// The kinds to watch in Kubernetes: every store and generator kind, with
+    /// its plural resource name.
+    pub fn watched_kinds(&self) -> Result<Vec<source::kube::WatchedKind>> {
+        let manifest = self.manifest()?;
+        Ok(manifest
+            .kinds
+            .iter()
+            .chain(&manifest.generators)
+            .map(|kind| source::kube::WatchedKind {
+                group: kind.group.clone(),
+                version: kind.version.clone(),
+                kind: kind.kind.clone(),
+                plural: kind.plural.clone(),
+            })
+            .collect())
     }
 
     /// The provider's name and version.

@@ -395,6 +395,7 @@ impl gen_wire::generator_provider_server::GeneratorProvider for GeneratorService
                         generation: None,
                         annotations: Default::default(),
                         spec: serde_json::Value::Null,
+                        status: Default::default(),
                     })
                 });
                 let call = Resolved {

@@ -139,6 +139,8 @@ struct Document {
     #[serde(default)]
     spec: serde_json::Value,
     #[serde(default)]
+    status: Option<serde_json::Value>,
+    #[serde(default)]
     data: BTreeMap<String, String>,
     #[serde(default)]
     string_data: BTreeMap<String, String>,
@@ -267,6 +269,10 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
             generation: metadata.generation,
             annotations: metadata.annotations,
             spec: document.spec,
+            status: document
+                .status
+                .and_then(|s| serde_json::from_value(s).ok())
+                .unwrap_or_default(),
         }),
     );
     Ok(())

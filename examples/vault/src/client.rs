@@ -1,0 +1,469 @@
+//! A small Vault HTTP API client over rustls (ring): login (token or AppRole), the
+//! X-Vault-Namespace header, a CA bundle from a Secret, and one place where HTTP
+//! statuses and transport failures become `eso_runtime::Error`s.
+//!
+//! Messages name the object, the operation and the path, and quote Vault's own error
+//! text with any quoted values removed; never a token or a secret value.
+
+use crate::spec::{Connection, path_is_clean};
+use eso_runtime::{Ctx, Error, Result, SecretValue, without_quoted_values};
+use reqwest::header::HeaderValue;
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::RwLock;
+
+/// How long one HTTP request to Vault may take (ESO core's deadline is 30 s).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long connecting to Vault may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const TOKEN_HEADER: &str = "X-Vault-Token";
+const NAMESPACE_HEADER: &str = "X-Vault-Namespace";
+/// Vault's error text is cut to this many characters in our messages.
+const MAX_VAULT_MESSAGE: usize = 300;
+
+/// How the client logs in.
+enum Login {
+    /// A fixed token.
+    Token,
+    /// AppRole: logs in at connect, and again when Vault refuses the token (it expired).
+    AppRole {
+        path: String,
+        role_id: SecretValue,
+        secret_id: SecretValue,
+    },
+}
+
+/// A logged-in Vault client for one provider or generator object.
+pub struct VaultClient {
+    http: reqwest::Client,
+    base: Url,
+    namespace: Option<HeaderValue>,
+    login: Login,
+    token: RwLock<Arc<HeaderValue>>,
+    object: String,
+}
+
+/// An API path: segments joined with `/`, each percent-encoded when sent.
+pub type ApiPath = Vec<String>;
+
+/// Builds an API path from parts that may themselves contain `/`.
+pub fn api_path(parts: &[&str]) -> ApiPath {
+    parts
+        .iter()
+        .flat_map(|part| part.split('/'))
+        .filter(|segment| !segment.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn header(value: &SecretValue, what: &str) -> Result<HeaderValue> {
+    let text = value
+        .expose_str()
+        .map(str::trim)
+        .ok_or_else(|| Error::invalid_config(format!("the {what} is not UTF-8")))?;
+    if text.is_empty() {
+        return Err(Error::invalid_config(format!("the {what} is empty")));
+    }
+    let mut header =
+        HeaderValue::from_str(text).map_err(|_| Error::invalid_config(format!("the {what} has invalid characters")))?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// The causes of an error, outermost first, joined with `: `.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let next = inner.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = inner.source();
+    }
+    text
+}
+
+/// Vault's `errors` array as one line, without quoted values, cut to a sane length.
+fn vault_errors(body: &Value) -> String {
+    let joined = match body.get("errors").and_then(Value::as_array) {
+        Some(errors) if !errors.is_empty() => errors
+            .iter()
+            .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string))
+            .map(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => String::new(),
+    };
+    let mut text = without_quoted_values(&joined);
+    if let Some((cut, _)) = text.char_indices().nth(MAX_VAULT_MESSAGE) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+fn tls_config(ca_bundle: Option<&SecretValue>) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| Error::internal(format!("TLS setup: {error}")))?;
+    let config = match ca_bundle {
+        Some(pem) => {
+            use rustls::pki_types::CertificateDer;
+            use rustls::pki_types::pem::PemObject;
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in CertificateDer::pem_slice_iter(pem.expose()) {
+                let certificate = certificate
+                    .map_err(|error| Error::invalid_config(format!("spec.caBundle is not valid PEM: {error}")))?;
+                roots.add(certificate).map_err(|error| {
+                    Error::invalid_config(format!("spec.caBundle holds a certificate rustls refuses: {error}"))
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(Error::invalid_config("spec.caBundle holds no PEM certificate"));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => {
+            use rustls_platform_verifier::BuilderVerifierExt;
+            builder
+                .with_platform_verifier()
+                .map_err(|error| Error::internal(format!("TLS setup (system trust roots): {error}")))?
+                .with_no_client_auth()
+        }
+    };
+    Ok(config)
+}
+
+impl VaultClient {
+    /// Reads the credentials and CA through `ctx` (under the call's authentication
+    /// scope), builds the HTTP client and logs in.
+    pub async fn connect(ctx: &Ctx, connection: &Connection<'_>) -> Result<VaultClient> {
+        let object = ctx.describe();
+        connection.check().map_err(|e| e.context(&object))?;
+        let ca_bundle = match connection.ca_bundle {
+            Some(selector) => Some(ctx.secret(selector).await?),
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config(ca_bundle.as_ref()).map_err(|e| e.context(&object))?)
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            // The token travels in a custom header, which a redirect to another host would
+            // carry along: never follow one.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| Error::internal(format!("{object}: building the HTTP client: {}", causes(&error))))?;
+        let base = Url::parse(connection.server)
+            .map_err(|error| Error::invalid_config(format!("{object}: spec.server is not a URL: {error}")))?;
+        let namespace = match connection
+            .namespace
+            .map(|n| n.trim_matches('/'))
+            .filter(|n| !n.is_empty())
+        {
+            Some(namespace) => Some(
+                HeaderValue::from_str(namespace)
+                    .map_err(|_| Error::invalid_config(format!("{object}: spec.namespace has invalid characters")))?,
+            ),
+            None => None,
+        };
+        let (login, token) = match (&connection.auth.token_secret_ref, &connection.auth.app_role) {
+            (Some(selector), _) => {
+                let token = ctx.secret(selector).await?;
+                let token = header(
+                    &token,
+                    &format!("token in Secret {} key {}", selector.name, selector.key),
+                )
+                .map_err(|e| e.context(&object))?;
+                (Login::Token, token)
+            }
+            (None, Some(app_role)) => {
+                let role_id = ctx.secret(&app_role.role_id_ref).await?;
+                let secret_id = ctx.secret(&app_role.secret_id_ref).await?;
+                let placeholder = HeaderValue::from_static("");
+                let login = Login::AppRole {
+                    path: app_role.path.trim_matches('/').to_string(),
+                    role_id,
+                    secret_id,
+                };
+                (login, placeholder)
+            }
+            (None, None) => {
+                return Err(Error::invalid_config(format!(
+                    "{object}: spec.auth needs tokenSecretRef or appRole"
+                )));
+            }
+        };
+        let client = VaultClient {
+            http,
+            base,
+            namespace,
+            login,
+            token: RwLock::new(Arc::new(token)),
+            object,
+        };
+        if matches!(client.login, Login::AppRole { .. }) {
+            client.login().await?;
+        }
+        Ok(client)
+    }
+
+    /// `Kind namespace/name` of the object this client serves, for messages.
+    pub fn object(&self) -> &str {
+        &self.object
+    }
+
+    /// Logs in with AppRole and keeps the new token.
+    async fn login(&self) -> Result<()> {
+        let Login::AppRole {
+            path,
+            role_id,
+            secret_id,
+        } = &self.login
+        else {
+            return Ok(());
+        };
+        let text = |value: &SecretValue, what: &str| -> Result<String> {
+            value
+                .expose_str()
+                .map(|s| s.trim().to_string())
+                .ok_or_else(|| Error::invalid_config(format!("{}: the AppRole {what} is not UTF-8", self.object)))
+        };
+        let body =
+            serde_json::json!({ "role_id": text(role_id, "role id")?, "secret_id": text(secret_id, "secret id")? });
+        let what = format!("logging in with AppRole at auth/{path}");
+        let reply = self
+            .send(
+                Method::POST,
+                &api_path(&["auth", path, "login"]),
+                &[],
+                Some(&body),
+                None,
+            )
+            .await
+            .map_err(|e| e.context(&what))?;
+        let token = match reply.status {
+            status if status.is_success() => reply
+                .body
+                .pointer("/auth/client_token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    Error::internal(format!(
+                        "{}: {what}: Vault's answer has no auth.client_token",
+                        self.object
+                    ))
+                })?
+                .to_string(),
+            // Vault answers a bad role id or secret id with 400 "invalid role or secret ID".
+            StatusCode::BAD_REQUEST => {
+                return Err(Error::permission_denied(format!(
+                    "{}: {what}: Vault refused the role id or secret id: {}",
+                    self.object,
+                    vault_errors(&reply.body)
+                )));
+            }
+            // And a path with no auth method behind it with 403.
+            StatusCode::FORBIDDEN => {
+                return Err(Error::permission_denied(format!(
+                    "{}: {what}: {} (is an AppRole auth method enabled at auth/{path}?)",
+                    self.object,
+                    vault_errors(&reply.body)
+                )));
+            }
+            StatusCode::NOT_FOUND => {
+                return Err(Error::invalid_config(format!(
+                    "{}: {what}: no AppRole auth method at auth/{path}",
+                    self.object
+                )));
+            }
+            status => return Err(self.status_error(status, &reply.body, &what)),
+        };
+        let token = header(&SecretValue::from(token), "AppRole login token").map_err(|e| e.context(&self.object))?;
+        *self.token.write().await = Arc::new(token);
+        Ok(())
+    }
+
+    fn url(&self, path: &ApiPath, query: &[(&str, &str)]) -> Result<Url> {
+        let mut url = self.base.clone();
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|_| Error::invalid_config(format!("{}: spec.server cannot be a base URL", self.object)))?;
+            segments.pop_if_empty();
+            segments.push("v1");
+            segments.extend(path);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &ApiPath,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        token: Option<Arc<HeaderValue>>,
+    ) -> Result<Reply> {
+        let url = self.url(path, query)?;
+        let mut request = self.http.request(method, url);
+        if let Some(token) = token {
+            request = request.header(TOKEN_HEADER, token.as_ref().clone());
+        }
+        if let Some(namespace) = &self.namespace {
+            request = request.header(NAMESPACE_HEADER, namespace.clone());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|error| {
+            Error::unavailable(format!(
+                "{}: Vault at {} is unreachable: {}",
+                self.object,
+                self.base,
+                causes(&error.without_url())
+            ))
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|error| {
+            Error::unavailable(format!(
+                "{}: reading Vault's answer failed: {}",
+                self.object,
+                causes(&error.without_url())
+            ))
+        })?;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Ok(Reply { status, body })
+    }
+
+    /// Calls the Vault API with the client's token. `Ok(None)` is a 404 (the caller
+    /// decides whether that is a missing secret); other failures are mapped errors
+    /// whose message says `what` was being done.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &ApiPath,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Option<Value>> {
+        let mut relogged = false;
+        loop {
+            let token = Arc::clone(&*self.token.read().await);
+            let reply = self
+                .send(method.clone(), path, query, body, Some(Arc::clone(&token)))
+                .await
+                .map_err(|e| e.context(what))?;
+            match reply.status {
+                status if status.is_success() => return Ok(Some(reply.body)),
+                StatusCode::NOT_FOUND => return Ok(None),
+                StatusCode::FORBIDDEN
+                    if !relogged
+                        && matches!(self.login, Login::AppRole { .. })
+                        && !self.token_is_valid(token).await? =>
+                {
+                    // The AppRole token expired or was revoked (not a policy refusal):
+                    // log in again, once, and retry.
+                    relogged = true;
+                    self.login().await?;
+                }
+                status => return Err(self.status_error(status, &reply.body, what)),
+            }
+        }
+    }
+
+    /// Whether Vault still knows `token` (a 403 may be a policy refusal or a dead token).
+    async fn token_is_valid(&self, token: Arc<HeaderValue>) -> Result<bool> {
+        let reply = self
+            .send(
+                Method::GET,
+                &api_path(&["auth/token/lookup-self"]),
+                &[],
+                None,
+                Some(token),
+            )
+            .await
+            .map_err(|e| e.context("looking up the token"))?;
+        Ok(reply.status.is_success())
+    }
+
+    /// An HTTP status from Vault, as an error of the right kind.
+    pub fn status_error(&self, status: StatusCode, body: &Value, what: &str) -> Error {
+        let detail = vault_errors(body);
+        let detail = if detail.is_empty() {
+            format!("HTTP {}", status.as_u16())
+        } else {
+            format!("{detail} (HTTP {})", status.as_u16())
+        };
+        let message = format!("{}: {what}: {detail}", self.object);
+        match status {
+            StatusCode::BAD_REQUEST => Error::invalid_request(message),
+            StatusCode::UNAUTHORIZED => Error::unauthenticated(message),
+            StatusCode::FORBIDDEN => Error::permission_denied(message),
+            StatusCode::METHOD_NOT_ALLOWED => Error::invalid_config(message),
+            StatusCode::PRECONDITION_FAILED | StatusCode::TOO_MANY_REQUESTS => Error::unavailable(message),
+            // A standby node sends clients to the active one; we do not follow redirects.
+            status if status.is_redirection() => Error::unavailable(format!(
+                "{message}: Vault answered with a redirect (a standby node?); point spec.server at the active address"
+            )),
+            status if status.is_server_error() => Error::unavailable(message),
+            _ => Error::internal(message),
+        }
+    }
+}
+
+/// Checks a key from a request: `/`-separated, no empty, `.` or `..` segment.
+pub fn check_key(what: &str, key: &str) -> Result<()> {
+    if path_is_clean(key) {
+        Ok(())
+    } else {
+        Err(Error::invalid_request(format!(
+            "{what} {key:?} has an empty, '.' or '..' segment (or a leading or trailing '/')"
+        )))
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn api_paths_split_on_slashes() {
+        assert_eq!(api_path(&["secret", "data", "a/b"]), ["secret", "data", "a", "b"]);
+        assert_eq!(api_path(&["auth/token/lookup-self"]), ["auth", "token", "lookup-self"]);
+        assert_eq!(api_path(&["secret", "metadata", ""]), ["secret", "metadata"]);
+    }
+
+    #[test]
+    fn vault_errors_drop_quoted_values_and_are_cut() {
+        let body = json!({"errors": ["1 error occurred:\n\t* bad value \"hunter2\"\n\n", "second"]});
+        assert_eq!(vault_errors(&body), "1 error occurred: * bad value \"…\"; second");
+        let long = json!({"errors": ["x".repeat(1000)]});
+        assert_eq!(vault_errors(&long).chars().count(), MAX_VAULT_MESSAGE + 1);
+        assert_eq!(vault_errors(&json!({})), "");
+    }
+
+    #[test]
+    fn keys_that_leave_the_mount_are_refused() {
+        assert!(check_key("key", "a/b").is_ok());
+        for bad in ["../x", "a/../b", "a//b", "/a", "a/", ".", ""] {
+            assert!(check_key("key", bad).is_err(), "{bad}");
+        }
+    }
+}

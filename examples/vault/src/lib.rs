@@ -1,0 +1,33 @@
+//! A HashiCorp Vault / OpenBao provider for External Secrets Operator, built on
+//! eso-runtime:
+//!
+//! - Kind `Vault` (`provider.external-secrets.io/v2alpha1`): a read-write secret store
+//!   on a KV v2 mount: versions, properties, recursive find by path, name and tags
+//!   (`custom_metadata`), push (whole secret or one property), delete, exists, and a
+//!   Validate that looks up the token and checks the mount.
+//! - Kind `VaultToken`: a generator that creates child tokens and revokes them (by
+//!   accessor) on Cleanup.
+//!
+//! Authentication is a token or AppRole, each credential read from a Kubernetes Secret
+//! under the store's authentication scope; TLS to Vault uses rustls with the ring
+//! provider, trusting a CA bundle from a Secret or the system roots.
+
+mod client;
+mod generator;
+mod spec;
+mod store;
+
+pub use client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, VaultClient};
+pub use generator::{TOKEN_KEY, VaultTokenGenerator, VaultTokenState};
+pub use spec::{
+    AppRole, Connection, DEFAULT_APPROLE_PATH, DEFAULT_MOUNT, VaultAuth, VaultResource, VaultSpec, VaultTokenResource,
+    VaultTokenSpec, path_is_clean,
+};
+pub use store::{MAX_LISTED_KEYS, VaultKv, VaultStore};
+
+/// A provider serving both kinds; `main` runs it.
+pub fn provider(info: eso_runtime::ProviderInfo) -> eso_runtime::Provider {
+    eso_runtime::Provider::new(info)
+        .secret_store(VaultStore)
+        .generator(VaultTokenGenerator)
+}

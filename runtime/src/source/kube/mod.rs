@@ -1,0 +1,380 @@
+//! Provider objects and Secrets from the Kubernetes API, through watch caches.
+//!
+//! - Each served kind is watched (kube-runtime watchers) in the configured
+//!   [`WatchScope`]: every namespace, or a list of namespaces (one watch each), so
+//!   the chart can grant least privilege. `/readyz` stays false until every kind's
+//!   first list has arrived.
+//! - Secrets are watched one by one, and only those the provider objects actually
+//!   reference: the first [`Ctx::secret`](crate::Ctx::secret) of a Secret starts a
+//!   watch on it (field selector `metadata.name`), waits for its first list, and
+//!   from then on reads come from memory. A Secret's watch stops when nothing has
+//!   read it for [`KubeSettings::secret_idle_ttl`].
+//! - Steady-state calls make no API request at all.
+//! - When the API server is unreachable, cached objects keep serving and watches
+//!   retry with backoff; an expired watch (410 Gone) relists without dropping
+//!   calls; a 403 is reported naming the permission the ServiceAccount lacks.
+//! - `Ready` conditions go to the objects' `status` by server-side apply
+//!   ([`StatusPolicy`]).
+
+mod backoff;
+mod cache;
+mod convert;
+mod errors;
+mod status;
+
+pub use status::{FIELD_MANAGER, StatusPolicy};
+
+use crate::source::{ReadyState, Source, StoredObject, StoredSecret};
+use crate::{Error, Gvk, Result};
+use backoff::ExponentialBackoff;
+use cache::WatchCache;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::{WatchStreamExt, watcher};
+use status::{StatusUpdate, StatusWriter};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Which namespaces the provider watches for its own objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchScope {
+    /// Every namespace (needs a ClusterRole).
+    AllNamespaces,
+    /// Only these (a Role in each is enough).
+    Namespaces(Vec<String>),
+}
+
+impl WatchScope {
+    /// From a list of namespaces: empty means every namespace.
+    pub fn from_list(namespaces: &[String]) -> Self {
+        let mut list: Vec<String> = namespaces
+            .iter()
+            .map(|ns| ns.trim().to_string())
+            .filter(|ns| !ns.is_empty())
+            .collect();
+        list.sort();
+        list.dedup();
+        if list.is_empty() {
+            WatchScope::AllNamespaces
+        } else {
+            WatchScope::Namespaces(list)
+        }
+    }
+}
+
+/// A kind the provider serves, as the Kubernetes API names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedKind {
+    /// API group.
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Plural resource name.
+    pub plural: String,
+}
+
+impl WatchedKind {
+    fn resource(&self) -> ApiResource {
+        ApiResource {
+            group: self.group.clone(),
+            version: self.version.clone(),
+            api_version: format!("{}/{}", self.group, self.version),
+            kind: self.kind.clone(),
+            plural: self.plural.clone(),
+        }
+    }
+}
+
+/// How the Kubernetes source behaves.
+#[derive(Debug, Clone)]
+pub struct KubeSettings {
+    /// Where the provider's own objects are watched.
+    pub watch: WatchScope,
+    /// The longest delay between two attempts of a failing watch.
+    pub watch_retry_max: Duration,
+    /// A Secret nobody read for this long stops being watched.
+    pub secret_idle_ttl: Duration,
+    /// How long the first read of a Secret waits for its first list.
+    pub secret_load_timeout: Duration,
+    /// Status writing.
+    pub status: StatusPolicy,
+}
+
+impl Default for KubeSettings {
+    fn default() -> Self {
+        KubeSettings {
+            watch: WatchScope::AllNamespaces,
+            watch_retry_max: Duration::from_secs(30),
+            secret_idle_ttl: Duration::from_secs(15 * 60),
+            secret_load_timeout: Duration::from_secs(10),
+            status: StatusPolicy::default(),
+        }
+    }
+}
+
+/// Aborts a task when dropped.
+struct Task(tokio::task::JoinHandle<()>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+enum KindCaches {
+    All(Arc<WatchCache<StoredObject>>),
+    Namespaces(HashMap<String, Arc<WatchCache<StoredObject>>>),
+}
+
+struct Kind {
+    resource: ApiResource,
+    caches: KindCaches,
+}
+
+struct SecretWatch {
+    cache: Arc<WatchCache<StoredSecret>>,
+    _task: Task,
+}
+
+/// The Kubernetes [`Source`]. Build it with [`KubeSource::start`] inside a Tokio runtime.
+pub struct KubeSource {
+    client: kube::Client,
+    settings: KubeSettings,
+    epoch: Instant,
+    /// By `(apiVersion, kind)`.
+    kinds: HashMap<(String, String), Kind>,
+    secrets: Mutex<HashMap<(String, String), Arc<SecretWatch>>>,
+    status: StatusWriter,
+    _tasks: Vec<Task>,
+}
+
+impl KubeSource {
+    /// Starts watching `kinds` with `client`; returns at once (see
+    /// [`is_ready`](Source::is_ready) for when the caches are loaded).
+    pub fn start(client: kube::Client, kinds: &[WatchedKind], settings: KubeSettings) -> Arc<Self> {
+        let epoch = Instant::now();
+        let mut tasks = Vec::new();
+        let mut watched = HashMap::new();
+        for kind in kinds {
+            let resource = kind.resource();
+            let watch = |namespace: Option<&str>| {
+                let (api, place) = match namespace {
+                    Some(ns) => (
+                        Api::<DynamicObject>::namespaced_with(client.clone(), ns, &resource),
+                        format!("in namespace {ns}"),
+                    ),
+                    None => (
+                        Api::<DynamicObject>::all_with(client.clone(), &resource),
+                        "in all namespaces".into(),
+                    ),
+                };
+                let what = format!(
+                    "{} objects ({}, resource {}) {place}",
+                    kind.kind, resource.api_version, kind.plural
+                );
+                let cache = WatchCache::new(what, epoch);
+                let events = watcher(api, watcher::Config::default()).backoff(watch_backoff(&settings));
+                let convert_resource = resource.clone();
+                let task = tokio::spawn(cache::run(Arc::clone(&cache), events, move |object| {
+                    convert::stored_object(&convert_resource, object)
+                }));
+                (cache, Task(task))
+            };
+            let caches = match &settings.watch {
+                WatchScope::AllNamespaces => {
+                    let (cache, task) = watch(None);
+                    tasks.push(task);
+                    KindCaches::All(cache)
+                }
+                WatchScope::Namespaces(namespaces) => KindCaches::Namespaces(
+                    namespaces
+                        .iter()
+                        .map(|ns| {
+                            let (cache, task) = watch(Some(ns));
+                            tasks.push(task);
+                            (ns.clone(), cache)
+                        })
+                        .collect(),
+                ),
+            };
+            watched.insert(
+                (resource.api_version.clone(), kind.kind.clone()),
+                Kind { resource, caches },
+            );
+        }
+        let (status, status_task) = StatusWriter::spawn(client.clone(), settings.status.clone());
+        tasks.push(Task(status_task));
+        let source = Arc::new(KubeSource {
+            client,
+            settings,
+            epoch,
+            kinds: watched,
+            secrets: Mutex::new(HashMap::new()),
+            status,
+            _tasks: tasks,
+        });
+        source.spawn_secret_sweeper();
+        source
+    }
+
+    /// How many Secrets are watched now.
+    pub fn watched_secrets(&self) -> usize {
+        self.secrets.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// Stops watching Secrets nobody read for `secret_idle_ttl`, until the source is dropped.
+    fn spawn_secret_sweeper(self: &Arc<Self>) {
+        let source = Arc::downgrade(self);
+        let period = (self.settings.secret_idle_ttl / 2).clamp(Duration::from_millis(10), Duration::from_secs(60));
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(period);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let Some(source) = source.upgrade() else { return };
+                source.evict_idle_secrets();
+            }
+        });
+    }
+
+    fn evict_idle_secrets(&self) {
+        let ttl = self.settings.secret_idle_ttl;
+        if let Ok(mut secrets) = self.secrets.lock() {
+            secrets.retain(|(namespace, name), watch| {
+                let keep = watch.cache.idle_for() < ttl;
+                if !keep {
+                    tracing::debug!(secret = %format!("{namespace}/{name}"), "Secret unused; no longer watched");
+                }
+                keep
+            });
+        }
+    }
+
+    /// The watch of one Secret, started on first use.
+    fn secret_watch(&self, namespace: &str, name: &str) -> Result<Arc<SecretWatch>> {
+        let mut secrets = self
+            .secrets
+            .lock()
+            .map_err(|_| Error::internal("Secret cache lock poisoned"))?;
+        let key = (namespace.to_string(), name.to_string());
+        if let Some(watch) = secrets.get(&key) {
+            return Ok(Arc::clone(watch));
+        }
+        let cache = WatchCache::new(format!("Secret {namespace}/{name}"), self.epoch);
+        cache.touch();
+        let api = Api::<Secret>::namespaced(self.client.clone(), namespace);
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let events = watcher(api, config).backoff(watch_backoff(&self.settings));
+        let task = tokio::spawn(cache::run(Arc::clone(&cache), events, convert::stored_secret));
+        let watch = Arc::new(SecretWatch {
+            cache,
+            _task: Task(task),
+        });
+        secrets.insert(key, Arc::clone(&watch));
+        tracing::debug!(secret = %format!("{namespace}/{name}"), "watching Secret");
+        Ok(watch)
+    }
+
+    fn kind(&self, gvk: &Gvk) -> Result<&Kind> {
+        self.kinds
+            .get(&(gvk.api_version(), gvk.kind.to_string()))
+            .ok_or_else(|| Error::internal(format!("kind {gvk} is not watched")))
+    }
+}
+
+fn watch_backoff(settings: &KubeSettings) -> ExponentialBackoff {
+    ExponentialBackoff::new(Duration::from_millis(200), settings.watch_retry_max)
+}
+
+/// The answer from a cache that may not have loaded yet.
+fn from_cache<T>(cache: &WatchCache<T>, namespace: &str, name: &str) -> Result<Option<Arc<T>>> {
+    if !cache.is_synced() {
+        return Err(cache
+            .last_error()
+            .unwrap_or_else(|| Error::unavailable(format!("{} not loaded yet from the Kubernetes API", cache.what))));
+    }
+    Ok(cache.get(namespace, name))
+}
+
+impl Source for KubeSource {
+    fn object(&self, gvk: &Gvk, namespace: &str, name: &str) -> Result<Option<Arc<StoredObject>>> {
+        let kind = self.kind(gvk)?;
+        let cache = match &kind.caches {
+            KindCaches::All(cache) => cache,
+            KindCaches::Namespaces(caches) => caches.get(namespace).ok_or_else(|| {
+                let mut watched: Vec<&str> = caches.keys().map(String::as_str).collect();
+                watched.sort();
+                Error::invalid_config(format!(
+                    "{} objects in namespace {namespace} are not watched by this provider; it watches {} (WATCH_NAMESPACES)",
+                    gvk.kind,
+                    watched.join(", ")
+                ))
+            })?,
+        };
+        from_cache(cache, namespace, name)
+    }
+
+    fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<StoredSecret>>> {
+        let watch = self
+            .secrets
+            .lock()
+            .map_err(|_| Error::internal("Secret cache lock poisoned"))?
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned();
+        match watch {
+            Some(watch) => from_cache(&watch.cache, namespace, name),
+            None => Ok(None),
+        }
+    }
+
+    fn fetch_secret<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<StoredSecret>>>> {
+        Box::pin(async move {
+            let watch = self.secret_watch(namespace, name)?;
+            if !watch.cache.is_synced() {
+                let timeout = self.settings.secret_load_timeout;
+                if tokio::time::timeout(timeout, watch.cache.wait_synced_or_error())
+                    .await
+                    .is_err()
+                {
+                    return Err(Error::unavailable(format!(
+                        "the Kubernetes API did not list Secret {namespace}/{name} within {timeout:?}"
+                    )));
+                }
+            }
+            from_cache(&watch.cache, namespace, name)
+        })
+    }
+
+    fn is_ready(&self) -> bool {
+        self.kinds.values().all(|kind| match &kind.caches {
+            KindCaches::All(cache) => cache.is_synced(),
+            KindCaches::Namespaces(caches) => caches.values().all(|c| c.is_synced()),
+        })
+    }
+
+    fn report(&self, object: &StoredObject, state: ReadyState) {
+        if state.is_recorded_in(&object.status, object.generation) {
+            return;
+        }
+        let Some(kind) = self.kinds.get(&(object.api_version.clone(), object.kind.clone())) else {
+            return;
+        };
+        self.status.send(StatusUpdate {
+            resource: kind.resource.clone(),
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+            uid: object.uid.clone(),
+            generation: object.generation,
+            state,
+            previous: object.status.clone(),
+        });
+    }
+}

@@ -1,0 +1,187 @@
+//! Writes provider objects' `Ready` condition by server-side apply on the
+//! `status` subresource: only when something changed, at a bounded rate, and
+//! retried with backoff while the API server is away. One task, one queue: the
+//! newest wanted state of an object replaces any older one still waiting.
+
+use super::backoff::ExponentialBackoff;
+use crate::ProviderStatus;
+use crate::source::ReadyState;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// The field manager the runtime applies status as.
+pub const FIELD_MANAGER: &str = "eso-provider-runtime";
+
+/// The `Ready` state wanted for one object.
+pub(crate) struct StatusUpdate {
+    pub resource: ApiResource,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub generation: Option<i64>,
+    pub state: ReadyState,
+    /// The object's status as last seen, for `lastTransitionTime`.
+    pub previous: ProviderStatus,
+}
+
+impl StatusUpdate {
+    fn key(&self) -> (String, String, String) {
+        (self.resource.plural.clone(), self.namespace.clone(), self.name.clone())
+    }
+
+    fn same_as(&self, other: &StatusUpdate) -> bool {
+        self.uid == other.uid && self.generation == other.generation && self.state == other.state
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {}/{}", self.resource.kind, self.namespace, self.name)
+    }
+}
+
+/// How often and how hard status writes are tried.
+#[derive(Debug, Clone)]
+pub struct StatusPolicy {
+    /// At least this long between two writes (all objects together).
+    pub min_interval: Duration,
+    /// The first retry delay after a failed write; doubles up to `retry_max`.
+    pub retry_initial: Duration,
+    /// The longest delay between retries.
+    pub retry_max: Duration,
+}
+
+impl Default for StatusPolicy {
+    fn default() -> Self {
+        StatusPolicy {
+            min_interval: Duration::from_millis(50),
+            retry_initial: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Sends wanted states to the writer task.
+pub(crate) struct StatusWriter {
+    updates: mpsc::UnboundedSender<StatusUpdate>,
+}
+
+impl StatusWriter {
+    /// Starts the writer task; it ends when the writer is dropped.
+    pub(crate) fn spawn(client: kube::Client, policy: StatusPolicy) -> (Self, tokio::task::JoinHandle<()>) {
+        let (updates, receiver) = mpsc::unbounded_channel();
+        let task = tokio::spawn(write_loop(client, policy, receiver));
+        (StatusWriter { updates }, task)
+    }
+
+    pub(crate) fn send(&self, update: StatusUpdate) {
+        // The task only ends with the source; a send after that has nowhere to go.
+        let _ = self.updates.send(update);
+    }
+}
+
+struct Pending {
+    update: StatusUpdate,
+    due: Instant,
+    backoff: ExponentialBackoff,
+}
+
+async fn write_loop(client: kube::Client, policy: StatusPolicy, mut receiver: mpsc::UnboundedReceiver<StatusUpdate>) {
+    let mut pending: HashMap<(String, String, String), Pending> = HashMap::new();
+    let mut written: HashMap<(String, String, String), StatusUpdate> = HashMap::new();
+    let mut last_write = Instant::now() - policy.min_interval;
+    loop {
+        let next_due = pending.values().map(|p| p.due).min();
+        let received = match next_due {
+            Some(due) => tokio::select! {
+                update = receiver.recv() => Some(update),
+                _ = tokio::time::sleep_until(due) => None,
+            },
+            None => Some(receiver.recv().await),
+        };
+        match received {
+            Some(None) => return,
+            Some(Some(update)) => {
+                let key = update.key();
+                if written.get(&key).is_some_and(|w| w.same_as(&update)) {
+                    pending.remove(&key);
+                    continue;
+                }
+                // Already waiting (perhaps for a retry): keep its schedule, so a
+                // stream of identical reports never outruns the backoff.
+                if pending.get(&key).is_some_and(|p| p.update.same_as(&update)) {
+                    continue;
+                }
+                let backoff = ExponentialBackoff::new(policy.retry_initial, policy.retry_max);
+                pending.insert(
+                    key,
+                    Pending {
+                        update,
+                        due: Instant::now(),
+                        backoff,
+                    },
+                );
+                continue;
+            }
+            None => {}
+        }
+        let now = Instant::now();
+        let Some(key) = pending.iter().find(|(_, p)| p.due <= now).map(|(k, _)| k.clone()) else {
+            continue;
+        };
+        tokio::time::sleep_until(last_write + policy.min_interval).await;
+        last_write = Instant::now();
+        let Some(mut entry) = pending.remove(&key) else {
+            continue;
+        };
+        match apply(&client, &entry.update).await {
+            Ok(()) => {
+                tracing::info!(object = %entry.update.describe(), state = ?entry.update.state, "status written");
+                written.insert(key, entry.update);
+            }
+            Err(Outcome::Gone) => {
+                tracing::debug!(object = %entry.update.describe(), "object gone; status not written");
+                written.remove(&key);
+            }
+            Err(Outcome::Retry(error)) => {
+                let delay = entry.backoff.next_delay();
+                tracing::warn!(object = %entry.update.describe(), %error, retry_in_ms = delay.as_millis() as u64, "status not written");
+                entry.due = Instant::now() + delay;
+                pending.insert(key, entry);
+            }
+        }
+    }
+}
+
+enum Outcome {
+    /// The object was deleted or replaced (another UID): nothing to write.
+    Gone,
+    Retry(crate::Error),
+}
+
+async fn apply(client: &kube::Client, update: &StatusUpdate) -> Result<(), Outcome> {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    let condition = update.state.condition(update.generation, &update.previous, &now);
+    let body = serde_json::json!({
+        "apiVersion": update.resource.api_version,
+        "kind": update.resource.kind,
+        "metadata": { "name": update.name, "namespace": update.namespace, "uid": update.uid },
+        "status": { "conditions": [condition], "observedGeneration": update.generation },
+    });
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &update.namespace, &update.resource);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    match api.patch_status(&update.name, &params, &Patch::Apply(&body)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Err(Outcome::Gone),
+        Err(error) => Err(Outcome::Retry(super::errors::describe_api_error(
+            &format!("{}/status", update.describe()),
+            "patch",
+            &error,
+        ))),
+    }
+}
