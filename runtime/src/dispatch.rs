@@ -97,16 +97,15 @@ fn parse_spec<S: ProviderSpec>(object: &StoredObject) -> Result<S> {
 /// One connected client, valid while the object's configuration (UID and
 /// generation) and the Secrets it read are unchanged.
 struct Connected<S: SecretStore> {
-    uid: String,
-    spec_version: String,
+    /// The object as it was when connected (shared, not copied).
+    object: Arc<StoredObject>,
     secrets: SecretVersions,
     client: S::Client,
 }
 
 impl<S: SecretStore> Connected<S> {
     fn is_current(&self, call: &Resolved) -> bool {
-        self.uid == call.object.uid
-            && self.spec_version == call.object.spec_version()
+        self.object.same_configuration(&call.object)
             && self.secrets.iter().all(|(namespace, name, version)| {
                 matches!(call.source.secret(namespace, name), Ok(Some(s)) if &s.resource_version == version)
             })
@@ -242,8 +241,7 @@ impl<S: SecretStore> StoreAdapter<S> {
         let ctx = Ctx::new(Arc::clone(&call.object), call.scope.clone(), Arc::clone(&call.source));
         let client = self.store.connect(&ctx, &spec).await?;
         let connected = Arc::new(Connected {
-            uid: call.object.uid.clone(),
-            spec_version: call.object.spec_version(),
+            object: Arc::clone(&call.object),
             secrets: ctx.take_secret_versions(),
             client,
         });

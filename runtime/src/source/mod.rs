@@ -42,14 +42,15 @@ pub struct StoredObject {
 }
 
 impl StoredObject {
-    /// What identifies this version of the object's configuration: its
-    /// `metadata.generation` where the source has one (status writes do not change
-    /// it), else its resource version.
-    pub fn spec_version(&self) -> String {
-        match self.generation {
-            Some(generation) => format!("g{generation}"),
-            None => format!("rv{}", self.resource_version),
-        }
+    /// Whether `other` is the same configuration of the same object: same UID
+    /// and `metadata.generation` where the source has one (status writes do not
+    /// change it), else the same resource version.
+    pub fn same_configuration(&self, other: &StoredObject) -> bool {
+        self.uid == other.uid
+            && match (self.generation, other.generation) {
+                (Some(mine), Some(theirs)) => mine == theirs,
+                _ => self.resource_version == other.resource_version,
+            }
     }
 }
 
