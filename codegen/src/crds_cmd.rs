@@ -26,7 +26,7 @@ pub struct CrdsArgs {
     pub check: bool,
 }
 
-fn provider_manifest(args: &CrdsArgs) -> Result<Value> {
+pub(crate) fn provider_manifest(args: &CrdsArgs) -> Result<Value> {
     let mut command = match &args.provider_bin {
         Some(binary) => Command::new(binary),
         None => {

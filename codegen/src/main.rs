@@ -4,16 +4,23 @@
 //! - `eso-gen certs` writes a CA, a server certificate for a provider's Service, an
 //!   ESO-core-like client certificate and the `external-secrets-provider-tls` Secret.
 //! - `eso-gen crds` writes a provider project's CRDs from its binary's `manifest`.
+//! - `eso-gen chart` writes a provider project's Helm chart from its binary's `manifest`
+//!   (regenerating keeps the user's files; `--check` reports drift).
 //! - `eso-gen call` calls any RPC of a running provider the way ESO core does:
 //!   `host:port` without a scheme, mutual TLS, a 30 s deadline.
+//! - `eso-gen new provider NAME` / `eso-gen new generator NAME` creates a provider project
+//!   (spec, example in-memory backend, tests over mTLS, manifests, Dockerfile) that builds,
+//!   passes its tests and runs `--dev` at once.
 
 mod call;
 mod certs_cmd;
+mod chart_cmd;
 mod codec;
 mod crds_cmd;
 mod json;
 mod methods;
 mod names;
+mod new_cmd;
 mod request;
 mod status;
 
@@ -42,6 +49,11 @@ enum Command {
     /// Writes the provider's CRDs (one YAML file each) from its binary's `manifest`;
     /// with --check, reports drift and exits 1 instead of writing.
     Crds(crds_cmd::CrdsArgs),
+    /// Writes the provider's Helm chart from its binary's `manifest`, keeping the user's
+    /// files; with --check, reports drift and exits 1 instead of writing.
+    Chart(chart_cmd::ChartArgs),
+    /// Creates a provider project that builds, passes its tests and runs `--dev` at once.
+    New(new_cmd::NewArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,9 +66,24 @@ fn main() -> ExitCode {
             }
         },
         Command::Call(args) => call::run(*args),
+        Command::Chart(args) => match chart_cmd::run(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Crds(args) => match crds_cmd::run(&args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::New(args) => match new_cmd::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error:#}");
                 ExitCode::FAILURE
