@@ -16,20 +16,14 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-use crate::crds_cmd::{CrdsArgs, provider_manifest};
+use crate::provider_bin::ProviderBinary;
 
 /// Arguments of `eso-gen chart`.
 #[derive(Debug, clap::Args)]
 pub struct ChartArgs {
-    /// The provider project's Cargo.toml (the binary is built and run with `cargo run`).
-    #[arg(long, default_value = "Cargo.toml", conflicts_with = "provider_bin")]
-    pub manifest_path: PathBuf,
-    /// The binary target to run, when the project has several.
-    #[arg(long)]
-    pub bin: Option<String>,
-    /// Run this already-built provider binary instead of `cargo run`.
-    #[arg(long)]
-    pub provider_bin: Option<PathBuf>,
+    /// The provider binary to ask for its manifest.
+    #[command(flatten)]
+    pub provider: ProviderBinary,
     /// The chart's folder.
     #[arg(long, default_value = "chart")]
     pub out: PathBuf,
@@ -344,14 +338,7 @@ fn name_from_existing(out: &Path) -> Option<String> {
 
 /// Runs the command; returns whether the chart was (or, with `--check`, is) in sync.
 pub fn run(args: &ChartArgs) -> Result<bool> {
-    let source = CrdsArgs {
-        manifest_path: args.manifest_path.clone(),
-        bin: args.bin.clone(),
-        provider_bin: args.provider_bin.clone(),
-        out: args.out.clone(),
-        check: args.check,
-    };
-    let manifest = provider_manifest(&source)?;
+    let manifest = args.provider.manifest()?;
     let name = match &args.name {
         Some(name) => name.clone(),
         None => match name_from_existing(&args.out) {

@@ -1,58 +1,23 @@
 //! `eso-gen crds`: writes a provider's CRDs, one file each, from the provider
 //! binary's own `manifest` (so the files always match what the binary serves).
 
+use crate::provider_bin::ProviderBinary;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Arguments of `eso-gen crds`.
 #[derive(Debug, clap::Args)]
 pub struct CrdsArgs {
-    /// The provider project's Cargo.toml (the binary is built and run with `cargo run`).
-    #[arg(long, default_value = "Cargo.toml", conflicts_with = "provider_bin")]
-    pub manifest_path: PathBuf,
-    /// The binary target to run, when the project has several.
-    #[arg(long)]
-    pub bin: Option<String>,
-    /// Run this already-built provider binary instead of `cargo run`.
-    #[arg(long)]
-    pub provider_bin: Option<PathBuf>,
+    /// The provider binary to ask for its manifest.
+    #[command(flatten)]
+    pub provider: ProviderBinary,
     /// Where to write the CRD files.
     #[arg(long, default_value = "crds")]
     pub out: PathBuf,
     /// Only report whether the files on disk differ; write nothing (exit 1 on drift).
     #[arg(long)]
     pub check: bool,
-}
-
-pub(crate) fn provider_manifest(args: &CrdsArgs) -> Result<Value> {
-    let mut command = match &args.provider_bin {
-        Some(binary) => Command::new(binary),
-        None => {
-            let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cargo
-                .args(["run", "--quiet", "--manifest-path"])
-                .arg(&args.manifest_path);
-            if let Some(bin) = &args.bin {
-                cargo.args(["--bin", bin]);
-            }
-            cargo.arg("--");
-            cargo
-        }
-    };
-    let output = command
-        .arg("manifest")
-        .output()
-        .context("running the provider binary's `manifest` subcommand")?;
-    if !output.status.success() {
-        bail!(
-            "the provider's `manifest` subcommand failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    serde_json::from_slice(&output.stdout).context("the provider's manifest is not JSON")
 }
 
 /// The file name and YAML of every CRD in a manifest.
@@ -86,7 +51,7 @@ fn differs(path: &Path, contents: &str) -> bool {
 
 /// Runs the command; returns whether the files were (or, with `--check`, are) in sync.
 pub fn run(args: &CrdsArgs) -> Result<bool> {
-    let manifest = provider_manifest(args)?;
+    let manifest = args.provider.manifest()?;
     let files = crd_files(&manifest)?;
     if files.is_empty() {
         bail!("the provider serves no kind with a CRD");

@@ -21,6 +21,7 @@ mod json;
 mod methods;
 mod names;
 mod new_cmd;
+mod provider_bin;
 mod request;
 mod status;
 
