@@ -1,7 +1,10 @@
 //! GetSecret latency and throughput: the Fake provider on the full runtime (mutual
-//! TLS, dispatch, scope, client cache, metrics) against a bare tonic server with
-//! tonic's own rustls mTLS that returns a fixed value of the same size. Both are
-//! called by the same client, `ProviderClient`, over one loopback connection.
+//! TLS, dispatch, scope, client cache, metrics) — once reading its object from a
+//! manifests folder, once from the (in-process) Kubernetes API through watch
+//! caches — against a bare tonic server with tonic's own rustls mTLS that returns
+//! a fixed value of the same size. All are called by the same client,
+//! `ProviderClient`, over one loopback connection each. The run fails if the
+//! Kubernetes source makes a single API request while it is measured.
 //!
 //! ```text
 //! cargo bench -p eso-example-fake --bench get_secret
@@ -16,6 +19,8 @@ use eso_runtime::certs::CertificateSet;
 use eso_runtime::client::{ClientTls, ProviderClient};
 use eso_runtime::proto::provider::v1 as wire;
 use eso_runtime::proto::provider::v1::secret_store_provider_server::{SecretStoreProvider, SecretStoreProviderServer};
+use eso_runtime::source::kube::{KubeSettings, KubeSource};
+use eso_runtime::testing::kube_api::FakeApiServer;
 use eso_runtime::testing::{TestProvider, provider_ref};
 use eso_runtime::{Gvk, ProviderSpec};
 use std::time::{Duration, Instant};
@@ -295,41 +300,83 @@ fn share(total: usize, round: usize, rounds: usize) -> usize {
     total * (round + 1) / rounds - total * round / rounds
 }
 
-/// Starts both servers and warms both up; then measures them in alternating
-/// rounds (who goes first alternates too), so that both see the same machine:
-/// sequential calls first, then the concurrent ones.
-pub async fn run(config: Config) -> Result<(Measurement, Measurement), String> {
-    let provider = eso_example_fake::provider(eso_runtime::ProviderInfo {
+/// The Fake object as the Kubernetes API serves it.
+fn fake_object() -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "provider.external-secrets.io/v2alpha1",
+        "kind": "Fake",
+        "metadata": {"name": "bench", "namespace": "default"},
+        "spec": {"data": [{"key": "bench/value", "value": VALUE}]},
+    })
+}
+
+fn fake_provider() -> eso_runtime::Provider {
+    eso_example_fake::provider(eso_runtime::ProviderInfo {
         name: "fake",
         version: "bench",
-    });
-    let running = TestProvider::start(provider, &fake_manifests())
+    })
+}
+
+/// Starts the three servers — the Fake provider reading a manifests folder, the
+/// Fake provider reading the in-process Kubernetes API server through watch
+/// caches, and the bare tonic server — and warms them up; then measures them in
+/// alternating rounds (who goes first rotates too), so that all see the same
+/// machine: sequential calls first, then the concurrent ones. Returns the
+/// measurements in that order; the last is the baseline.
+pub async fn run(config: Config) -> Result<Vec<Measurement>, String> {
+    let files = TestProvider::start(fake_provider(), &fake_manifests())
         .await
         .map_err(|e| format!("starting the Fake provider: {e}"))?;
-    let runtime = Target {
-        name: "runtime (Fake)",
-        client: running
-            .client()
-            .await
-            .map_err(|e| format!("connecting to the Fake provider: {e}"))?,
-        request: get_request(),
-    };
+    let api = FakeApiServer::start()
+        .await
+        .map_err(|e| format!("starting the Kubernetes API server: {e}"))?;
+    api.apply("fakes", fake_object())
+        .map_err(|e| format!("creating the Fake object: {e}"))?;
+    let provider = fake_provider();
+    let kinds = provider.watched_kinds().map_err(|e| format!("kinds: {e}"))?;
+    let client = api.client().map_err(|e| format!("Kubernetes client: {e}"))?;
+    let source = KubeSource::start(client, &kinds, KubeSettings::default());
+    let kube = TestProvider::start_with_source(provider, source)
+        .await
+        .map_err(|e| format!("starting the Fake provider on the Kubernetes source: {e}"))?;
     let (address, tls, stop_bare) = start_bare().await?;
-    let bare = Target {
+    let mut targets = Vec::new();
+    for (name, running) in [("runtime (Fake, files)", &files), ("runtime (Fake, Kubernetes)", &kube)] {
+        targets.push(Target {
+            name,
+            client: running
+                .client()
+                .await
+                .map_err(|e| format!("connecting to {name}: {e}"))?,
+            request: get_request(),
+        });
+    }
+    targets.push(Target {
         name: "bare tonic",
         client: ProviderClient::connect(&address, Some(&tls))
             .await
             .map_err(|e| format!("connecting to the bare server: {e}"))?,
         request: get_request(),
-    };
-    let mut targets = [runtime, bare];
-    let mut samples = [Samples::default(), Samples::default()];
+    });
+    // The Kubernetes source answers once its cache has synced.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let synced = &mut targets[1];
+    while call(&mut synced.client, &synced.request, synced.name).await.is_err() {
+        if Instant::now() > deadline {
+            return Err("the Kubernetes source never served the Fake object".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for target in &mut targets {
         warm_up(target, &config).await?;
     }
+    let api_requests = api.request_count();
+    let mut samples: Vec<Samples> = targets.iter().map(|_| Samples::default()).collect();
     let rounds = config.rounds.max(1);
+    let count = targets.len();
+    let order = move |round: usize| (0..count).map(move |i| (i + round) % count);
     for round in 0..rounds {
-        for index in [round % 2, 1 - round % 2] {
+        for index in order(round) {
             let target = &mut targets[index];
             for _ in 0..share(config.calls, round, rounds) {
                 let started = Instant::now();
@@ -339,29 +386,40 @@ pub async fn run(config: Config) -> Result<(Measurement, Measurement), String> {
         }
     }
     for round in 0..rounds {
-        for index in [round % 2, 1 - round % 2] {
+        for index in order(round) {
             let calls = share(config.throughput_calls, round, rounds);
             let elapsed = concurrent(&targets[index], calls, config.concurrency).await?;
             samples[index].concurrent_calls += calls;
             samples[index].concurrent_time += elapsed;
         }
     }
+    // Steady state: the measured calls reached the API server not once.
+    if api.request_count() != api_requests {
+        return Err(format!(
+            "the Kubernetes source made {} API requests during the measurement",
+            api.request_count() - api_requests
+        ));
+    }
     let _ = stop_bare.send(());
-    running
-        .stop()
-        .await
-        .map_err(|e| format!("stopping the Fake provider: {e}"))?;
-    let [runtime_samples, bare_samples] = samples;
-    Ok((
-        runtime_samples.summary(targets[0].name),
-        bare_samples.summary(targets[1].name),
-    ))
+    for running in [files, kube] {
+        running
+            .stop()
+            .await
+            .map_err(|e| format!("stopping the Fake provider: {e}"))?;
+    }
+    Ok(samples
+        .into_iter()
+        .zip(&targets)
+        .map(|(samples, target)| samples.summary(target.name))
+        .collect())
 }
 
-/// The table, as printed.
-pub fn table(config: &Config, runtime: &Measurement, bare: &Measurement) -> String {
-    let micros = |d: Duration| d.as_secs_f64() * 1e6;
-    let row = |label: &str, a: f64, b: f64| format!("| {label:<22} | {a:>14.1} | {b:>12.1} | {:>15.2} |\n", a / b);
+/// The table, as printed: one column per server, then each runtime's ratio to
+/// the baseline (the last measurement).
+pub fn table(config: &Config, measurements: &[Measurement]) -> String {
+    let Some((baseline, runtimes)) = measurements.split_last() else {
+        return String::new();
+    };
     let mut out = format!(
         "GetSecret, {VALUE_LEN}-byte value, mTLS over loopback, one connection per server; {} sequential calls; {} calls from {} concurrent callers; {} alternating rounds\n\n",
         config.calls,
@@ -370,15 +428,40 @@ pub fn table(config: &Config, runtime: &Measurement, bare: &Measurement) -> Stri
         config.rounds,
         VALUE_LEN = VALUE.len(),
     );
-    out.push_str(&format!(
-        "| {:<22} | {:>14} | {:>12} | {:>15} |\n",
-        "", runtime.name, bare.name, "runtime / bare"
-    ));
-    out.push_str(&format!("|{:-<24}|{:->16}|{:->14}|{:->17}|\n", "", ":", ":", ":"));
-    out.push_str(&row("latency p50 (µs)", micros(runtime.p50), micros(bare.p50)));
-    out.push_str(&row("latency p99 (µs)", micros(runtime.p99), micros(bare.p99)));
-    out.push_str(&row("latency mean (µs)", micros(runtime.mean), micros(bare.mean)));
-    out.push_str(&row("throughput (calls/s)", runtime.throughput, bare.throughput));
+    let mut header = format!("| {:<22} |", "");
+    let mut rule = format!("|{:-<24}|", "");
+    for m in measurements {
+        header.push_str(&format!(" {:>26} |", m.name));
+        rule.push_str(&format!("{:->28}|", ":"));
+    }
+    for m in runtimes {
+        header.push_str(&format!(
+            " {:>26} |",
+            format!("{} / bare", m.name.trim_start_matches("runtime "))
+        ));
+        rule.push_str(&format!("{:->28}|", ":"));
+    }
+    out.push_str(&header);
+    out.push('\n');
+    out.push_str(&rule);
+    out.push('\n');
+    let rows: [(&str, fn(&Measurement) -> f64); 4] = [
+        ("latency p50 (µs)", |m| m.p50.as_secs_f64() * 1e6),
+        ("latency p99 (µs)", |m| m.p99.as_secs_f64() * 1e6),
+        ("latency mean (µs)", |m| m.mean.as_secs_f64() * 1e6),
+        ("throughput (calls/s)", |m| m.throughput),
+    ];
+    for (label, value) in rows {
+        let mut line = format!("| {label:<22} |");
+        for m in measurements {
+            line.push_str(&format!(" {:>26.1} |", value(m)));
+        }
+        for m in runtimes {
+            line.push_str(&format!(" {:>26.2} |", value(m) / value(baseline)));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
     out
 }
 
@@ -405,8 +488,8 @@ fn main() -> std::process::ExitCode {
         std::thread::available_parallelism().map(usize::from).unwrap_or(1)
     );
     match runtime.block_on(run(config)) {
-        Ok((fake, bare)) => {
-            print!("{}", table(&config, &fake, &bare));
+        Ok(measurements) => {
+            print!("{}", table(&config, &measurements));
             std::process::ExitCode::SUCCESS
         }
         Err(error) => {
