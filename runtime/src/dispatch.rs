@@ -24,6 +24,23 @@ pub(crate) struct Resolved {
     pub source: Arc<dyn Source>,
 }
 
+/// The `Ready=False` state for an error. The reason depends on the error's kind
+/// only, so Validate and data calls that fail the same way record the same state
+/// (and nothing is written again when they alternate).
+fn not_ready(error: &Error) -> ReadyState {
+    use crate::ErrorKind;
+    let reason = match error.kind() {
+        ErrorKind::InvalidConfig | ErrorKind::InvalidRequest => "InvalidConfiguration",
+        ErrorKind::PermissionDenied | ErrorKind::Unauthenticated => "AccessDenied",
+        ErrorKind::Unavailable | ErrorKind::DeadlineExceeded => "BackendUnavailable",
+        _ => "Error",
+    };
+    ReadyState::NotReady {
+        reason,
+        message: error.to_string(),
+    }
+}
+
 impl Resolved {
     /// Records whether the provider can use the object, on the object's status.
     /// A `ManifestNamespace` store's readiness depends on who calls (each
@@ -118,8 +135,10 @@ type ClientKey = (String, String, String);
 struct Slot<S: SecretStore> {
     current: ArcSwapOption<Connected<S>>,
     building: tokio::sync::Mutex<()>,
-    /// Milliseconds since the adapter's epoch of the last use.
+    /// Milliseconds since the cache's epoch of the last use (for idle eviction).
     last_used: AtomicU64,
+    /// The cache's use counter at the last use (exact recency, for LRU eviction).
+    recency: AtomicU64,
 }
 
 /// The backend clients of one kind, by object and credential context; bounded in
@@ -129,6 +148,8 @@ struct ClientCache<S: SecretStore> {
     policy: Mutex<ClientCachePolicy>,
     epoch: Instant,
     last_sweep: AtomicU64,
+    /// Counts uses; orders slots by recency even within one millisecond.
+    uses: AtomicU64,
 }
 
 impl<S: SecretStore> ClientCache<S> {
@@ -138,6 +159,7 @@ impl<S: SecretStore> ClientCache<S> {
             policy: Mutex::new(ClientCachePolicy::default()),
             epoch: Instant::now(),
             last_sweep: AtomicU64::new(0),
+            uses: AtomicU64::new(0),
         }
     }
 
@@ -164,14 +186,16 @@ impl<S: SecretStore> ClientCache<S> {
             self.last_sweep.store(now, Ordering::Relaxed);
             slots.retain(|_, slot| now.saturating_sub(slot.last_used.load(Ordering::Relaxed)) < idle_ms);
         }
+        let use_number = self.uses.fetch_add(1, Ordering::Relaxed);
         if let Some(slot) = slots.get(&key) {
             slot.last_used.store(now, Ordering::Relaxed);
+            slot.recency.store(use_number, Ordering::Relaxed);
             return Ok(Arc::clone(slot));
         }
         while slots.len() >= policy.max_entries.max(1) {
             let oldest = slots
                 .iter()
-                .min_by_key(|(_, slot)| slot.last_used.load(Ordering::Relaxed))
+                .min_by_key(|(_, slot)| slot.recency.load(Ordering::Relaxed))
                 .map(|(key, _)| key.clone());
             match oldest {
                 Some(oldest) => slots.remove(&oldest),
@@ -182,6 +206,7 @@ impl<S: SecretStore> ClientCache<S> {
             current: ArcSwapOption::empty(),
             building: tokio::sync::Mutex::new(()),
             last_used: AtomicU64::new(now),
+            recency: AtomicU64::new(use_number),
         });
         slots.insert(key, Arc::clone(&slot));
         Ok(slot)
@@ -204,16 +229,9 @@ impl<S: SecretStore> StoreAdapter<S> {
     /// The client for a data call; a failure to build it is recorded on the
     /// object's status.
     async fn client(&self, call: &Resolved) -> Result<Arc<Connected<S>>> {
-        self.connected(call).await.inspect_err(|error| {
-            call.report(ReadyState::NotReady {
-                reason: if error.kind() == crate::ErrorKind::InvalidConfig {
-                    "InvalidConfiguration"
-                } else {
-                    "ConnectFailed"
-                },
-                message: error.to_string(),
-            })
-        })
+        self.connected(call)
+            .await
+            .inspect_err(|error| call.report(not_ready(error)))
     }
 
     /// The client for this object: cached while current, otherwise built once even
@@ -289,10 +307,7 @@ impl<S: SecretStore> ErasedStore for StoreAdapter<S> {
                     Validation { error: None, warnings }
                 }
                 Err(error) => {
-                    call.report(ReadyState::NotReady {
-                        reason: "ValidationFailed",
-                        message: error.to_string(),
-                    });
+                    call.report(not_ready(&error));
                     Validation {
                         error: Some(error.to_string()),
                         warnings: Vec::new(),

@@ -98,20 +98,30 @@ pub(crate) fn build(info: ProviderInfo, registry: &Registry) -> Result<Manifest>
         .iter()
         .map(|generator| Ok(kind_manifest(generator.gvk(), generator.crd().transpose()?, None)))
         .collect::<Result<_>>()?;
-    // Own kinds: read and watch; their status: patch. Grouped per API group.
-    let mut groups: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for kind in kinds.iter().chain(&generators) {
-        groups.entry(&kind.group).or_default().push(kind.plural.clone());
+    // Exactly what the Kubernetes source does: it lists and watches its own kinds
+    // and the Secrets they reference, and patches (server-side apply) the status of
+    // secret store objects (generators have none written). Grouped per API group.
+    let mut groups: std::collections::BTreeMap<&str, (Vec<String>, Vec<String>)> = Default::default();
+    for kind in &kinds {
+        let (plurals, status) = groups.entry(&kind.group).or_default();
+        plurals.push(kind.plural.clone());
+        status.push(format!("{}/status", kind.plural));
+    }
+    for kind in &generators {
+        groups.entry(&kind.group).or_default().0.push(kind.plural.clone());
     }
     let mut permissions = Vec::new();
-    for (group, mut plurals) in groups {
+    for (group, (mut plurals, mut status)) in groups {
         plurals.sort();
         plurals.dedup();
-        let status = plurals.iter().map(|p| format!("{p}/status")).collect();
-        permissions.push(rule(group, plurals, &["get", "list", "watch"]));
-        permissions.push(rule(group, status, &["get", "patch"]));
+        status.sort();
+        status.dedup();
+        permissions.push(rule(group, plurals, &["list", "watch"]));
+        if !status.is_empty() {
+            permissions.push(rule(group, status, &["patch"]));
+        }
     }
-    permissions.push(rule("", vec!["secrets".into()], &["get", "list", "watch"]));
+    permissions.push(rule("", vec!["secrets".into()], &["list", "watch"]));
     Ok(Manifest {
         name: info.name.to_string(),
         version: info.version.to_string(),

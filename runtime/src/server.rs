@@ -199,6 +199,27 @@ fn client_identity_refusal(
     }
 }
 
+/// Turns health SERVING once the source is ready, unless shutdown came first.
+async fn serving_once_ready(
+    reporter: tonic_health::server::HealthReporter,
+    served: Vec<&'static str>,
+    source: Arc<dyn Source>,
+    stop: CancellationToken,
+) {
+    while !source.is_ready() {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    if stop.is_cancelled() {
+        return;
+    }
+    for service in served {
+        reporter.set_service_status(service, ServingStatus::Serving).await;
+    }
+}
+
 pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings: Settings) -> Result<RunningProvider> {
     let metrics = Arc::new(Metrics::new());
     let reloader = match &settings.transport {
@@ -234,12 +255,24 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
     if !registry.generator_kinds().is_empty() {
         served.push(eso_proto::GENERATOR_SERVICE);
     }
+    let stop = CancellationToken::new();
+    // NOT_SERVING until the source has loaded (e.g. the Kubernetes watch caches
+    // have synced), as /readyz; then SERVING until shutdown.
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let initially = if source.is_ready() {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
     for service in &served {
-        health_reporter
-            .set_service_status(*service, ServingStatus::Serving)
-            .await;
+        health_reporter.set_service_status(*service, initially).await;
     }
+    let health_ready = tokio::spawn(serving_once_ready(
+        health_reporter.clone(),
+        served.clone(),
+        Arc::clone(&source),
+        stop.clone(),
+    ));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(eso_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -265,7 +298,6 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
             GeneratorProviderServer::new(GeneratorService(services)).max_encoding_message_size(MAX_RESPONSE_BYTES),
         );
 
-    let stop = CancellationToken::new();
     let drain = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(true));
     let http_stop = CancellationToken::new();
@@ -297,6 +329,7 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
         let result = tokio::select! {
             result = &mut serve => result,
             _ = task_stop.cancelled() => {
+                health_ready.abort();
                 tracing::info!(grace_seconds = settings.shutdown_grace.as_secs_f64(), "shutting down: NOT_SERVING, draining in-flight calls");
                 ready.store(false, Ordering::SeqCst);
                 for service in &served {

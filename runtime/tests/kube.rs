@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 const ECHO: Gvk = common::ECHO;
 const API_VERSION: &str = "test.eso-gen.dev/v1";
@@ -30,11 +31,13 @@ fn fast_settings(watch: WatchScope) -> KubeSettings {
         watch,
         watch_retry_max: Duration::from_millis(300),
         secret_idle_ttl: Duration::from_secs(600),
+        max_secret_watches: 1024,
         secret_load_timeout: Duration::from_secs(5),
         status: StatusPolicy {
             min_interval: Duration::from_millis(1),
             retry_initial: Duration::from_millis(50),
             retry_max: Duration::from_millis(300),
+            write_timeout: Duration::from_secs(5),
         },
     }
 }
@@ -150,6 +153,16 @@ fn ready_condition(api: &FakeApiServer, namespace: &str, name: &str) -> Option<V
         .cloned()
 }
 
+/// The overall gRPC health status.
+async fn grpc_health(client: &ProviderClient) -> i32 {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel.clone());
+    health
+        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await
+        .map(|r| r.into_inner().status)
+        .unwrap_or(-1)
+}
+
 fn status_patches(api: &FakeApiServer) -> usize {
     api.requests_matching("PATCH", "/status").len()
 }
@@ -198,6 +211,16 @@ async fn steady_state_calls_make_no_api_requests() {
         "{secret_requests:?}"
     );
     assert_eq!(w.source.watched_secrets(), 1);
+    // The Secret's watcher sends its WATCH right after its first list: let it.
+    assert!(
+        wait_for(WAIT, || w
+            .api
+            .requests()
+            .iter()
+            .any(|r| r.watch && r.path.ends_with("/secrets")))
+        .await,
+        "the Secret is never watched"
+    );
 
     let before = w.api.request_count();
     for _ in 0..50 {
@@ -528,7 +551,7 @@ async fn status_is_written_once_per_change() {
         .await
     );
     let failed = ready_condition(&w.api, "team-a", "backend").unwrap();
-    assert_eq!(failed["reason"], "ValidationFailed");
+    assert_eq!(failed["reason"], "InvalidConfiguration");
     assert!(
         failed["message"].as_str().unwrap().contains("has no key token"),
         "{failed}"
@@ -539,7 +562,7 @@ async fn status_is_written_once_per_change() {
     }
     assert_eq!(status_patches(&w.api), 2);
 
-    // A data call whose connect fails records it too (here: the same state, so no write).
+    // A data call whose connect fails the same way records the same state: no write.
     let error = get(
         &mut client,
         request("SecretStore", "team-a", "backend", "team-a", "credential"),
@@ -549,6 +572,12 @@ async fn status_is_written_once_per_change() {
     assert_eq!(error.code, tonic::Code::FailedPrecondition);
     assert!(error.message.contains("has no key token"), "{}", error.message);
     assert!(!error.message.contains("t0k-value-9"), "{}", error.message);
+    assert!(!validate(&mut client, "team-a", "backend").await.valid);
+    assert_eq!(
+        status_patches(&w.api),
+        2,
+        "Validate and a data call failing alike rewrote the status"
+    );
 
     // Fixed again: True, with a new lastTransitionTime.
     w.api.apply("secrets", secret("team-a", "creds", "token", "t")).unwrap();
@@ -564,8 +593,7 @@ async fn status_is_written_once_per_change() {
             .is_some_and(|c| c["status"] == "True"))
         .await
     );
-    let patches = status_patches(&w.api);
-    assert!(patches >= 3, "{patches}");
+    assert_eq!(status_patches(&w.api), 3);
     w.provider.stop().await.unwrap();
 }
 
@@ -621,9 +649,10 @@ async fn rbac_refusals_name_the_missing_permission_and_readiness_waits_for_the_c
         .unwrap();
     let mut client = running.client().await.unwrap();
 
-    // The kind cannot be listed: not ready, and calls say why.
+    // The kind cannot be listed: not ready (HTTP and gRPC health), and calls say why.
     let (status, _) = http_get(running.http_addr(), "/readyz").await;
     assert_eq!(status, 503);
+    assert_eq!(grpc_health(&client).await, ServingStatus::NotServing as i32);
     let call = || request("SecretStore", "team-a", "backend", "team-a", "credential");
     let mut probe = client.clone();
     assert!(
@@ -643,6 +672,15 @@ async fn rbac_refusals_name_the_missing_permission_and_readiness_waits_for_the_c
     assert!(wait_for(WAIT, || source.is_ready()).await);
     let (status, _) = http_get(running.http_addr(), "/readyz").await;
     assert_eq!(status, 200);
+    let health = client.clone();
+    assert!(
+        wait_for_async(WAIT, || {
+            let health = health.clone();
+            async move { grpc_health(&health).await == ServingStatus::Serving as i32 }
+        })
+        .await,
+        "gRPC health never turned SERVING"
+    );
     assert_eq!(get(&mut client, call()).await, Ok("hunter2".into()));
 
     // Secrets of another namespace forbidden: a clear error, no value in it.
@@ -848,6 +886,52 @@ async fn a_namespace_list_watches_only_those_namespaces() {
             .all(|p| p == "/apis/test.eso-gen.dev/v1/namespaces/team-a/echos"),
         "{echo_paths:?}"
     );
+    w.provider.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_number_of_watched_secrets_is_bounded() {
+    let settings = KubeSettings {
+        max_secret_watches: 2,
+        ..fast_settings(WatchScope::AllNamespaces)
+    };
+    let mut w = world_with(Echo::default(), settings, |api| {
+        for i in 0..4 {
+            api.apply(
+                "echos",
+                echo_object(
+                    "team-a",
+                    &format!("backend-{i}"),
+                    json!({"credentials": {"name": format!("creds-{i}"), "key": "token"}}),
+                ),
+            )
+            .unwrap();
+            api.apply(
+                "secrets",
+                secret("team-a", &format!("creds-{i}"), "token", &format!("t{i}")),
+            )
+            .unwrap();
+        }
+    })
+    .await;
+    for round in 0..2 {
+        for i in 0..4 {
+            assert_eq!(
+                get(
+                    &mut w.client,
+                    request("SecretStore", "team-a", &format!("backend-{i}"), "team-a", "credential")
+                )
+                .await,
+                Ok(format!("t{i}")),
+                "round {round}"
+            );
+            assert!(
+                w.source.watched_secrets() <= 2,
+                "{} watched",
+                w.source.watched_secrets()
+            );
+        }
+    }
     w.provider.stop().await.unwrap();
 }
 

@@ -155,7 +155,6 @@ struct Metadata {
     namespace: Option<String>,
     uid: Option<String>,
     resource_version: Option<String>,
-    generation: Option<i64>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
 }
@@ -266,7 +265,10 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
             namespace,
             uid,
             resource_version,
-            generation: metadata.generation,
+            // Files have no generation the runtime can trust (an exported manifest
+            // keeps its old one while its spec is edited): the content hash in
+            // resource_version identifies each configuration instead.
+            generation: None,
             annotations: metadata.annotations,
             spec: document.spec,
             status: document

@@ -76,6 +76,11 @@ impl<T> WatchCache<T> {
         std::time::Duration::from_millis(now.saturating_sub(self.last_used.load(Ordering::Relaxed)))
     }
 
+    /// Whether the cache has loaded and holds nothing (e.g. a Secret that does not exist).
+    pub(crate) fn is_empty_and_synced(&self) -> bool {
+        self.is_synced() && self.objects.read().map(|o| o.is_empty()).unwrap_or(false)
+    }
+
     pub(crate) fn touch(&self) {
         self.last_used
             .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);

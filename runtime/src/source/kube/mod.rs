@@ -8,7 +8,8 @@
 //!   reference: the first [`Ctx::secret`](crate::Ctx::secret) of a Secret starts a
 //!   watch on it (field selector `metadata.name`), waits for its first list, and
 //!   from then on reads come from memory. A Secret's watch stops when nothing has
-//!   read it for [`KubeSettings::secret_idle_ttl`].
+//!   read it for [`KubeSettings::secret_idle_ttl`] (a missing Secret's sooner), and
+//!   at most [`KubeSettings::max_secret_watches`] run at once.
 //! - Steady-state calls make no API request at all.
 //! - When the API server is unreachable, cached objects keep serving and watches
 //!   retry with backoff; an expired watch (410 Gone) relists without dropping
@@ -96,8 +97,12 @@ pub struct KubeSettings {
     pub watch: WatchScope,
     /// The longest delay between two attempts of a failing watch.
     pub watch_retry_max: Duration,
-    /// A Secret nobody read for this long stops being watched.
+    /// A Secret nobody read for this long stops being watched (a Secret that does
+    /// not exist: after a minute, or this, whichever is shorter).
     pub secret_idle_ttl: Duration,
+    /// At most this many Secrets are watched at once; past it the least recently
+    /// read one stops being watched.
+    pub max_secret_watches: usize,
     /// How long the first read of a Secret waits for its first list.
     pub secret_load_timeout: Duration,
     /// Status writing.
@@ -110,6 +115,7 @@ impl Default for KubeSettings {
             watch: WatchScope::AllNamespaces,
             watch_retry_max: Duration::from_secs(30),
             secret_idle_ttl: Duration::from_secs(15 * 60),
+            max_secret_watches: 1024,
             secret_load_timeout: Duration::from_secs(10),
             status: StatusPolicy::default(),
         }
@@ -243,9 +249,11 @@ impl KubeSource {
 
     fn evict_idle_secrets(&self) {
         let ttl = self.settings.secret_idle_ttl;
+        let missing_ttl = ttl.min(MISSING_SECRET_TTL);
         if let Ok(mut secrets) = self.secrets.lock() {
             secrets.retain(|(namespace, name), watch| {
-                let keep = watch.cache.idle_for() < ttl;
+                let idle = watch.cache.idle_for();
+                let keep = idle < ttl && !(watch.cache.is_empty_and_synced() && idle >= missing_ttl);
                 if !keep {
                     tracing::debug!(secret = %format!("{namespace}/{name}"), "Secret unused; no longer watched");
                 }
@@ -263,6 +271,19 @@ impl KubeSource {
         let key = (namespace.to_string(), name.to_string());
         if let Some(watch) = secrets.get(&key) {
             return Ok(Arc::clone(watch));
+        }
+        while secrets.len() >= self.settings.max_secret_watches.max(1) {
+            let oldest = secrets
+                .iter()
+                .max_by_key(|(_, watch)| watch.cache.idle_for())
+                .map(|(key, _)| key.clone());
+            match oldest {
+                Some(oldest) => {
+                    tracing::debug!(secret = %format!("{}/{}", oldest.0, oldest.1), "too many Secrets watched; the least recently read one no longer is");
+                    secrets.remove(&oldest)
+                }
+                None => break,
+            };
         }
         let cache = WatchCache::new(format!("Secret {namespace}/{name}"), self.epoch);
         cache.touch();
@@ -285,6 +306,9 @@ impl KubeSource {
             .ok_or_else(|| Error::internal(format!("kind {gvk} is not watched")))
     }
 }
+
+/// How long a watch on a Secret that does not exist is kept unused.
+const MISSING_SECRET_TTL: Duration = Duration::from_secs(60);
 
 fn watch_backoff(settings: &KubeSettings) -> ExponentialBackoff {
     ExponentialBackoff::new(Duration::from_millis(200), settings.watch_retry_max)

@@ -1,15 +1,17 @@
 //! Writes provider objects' `Ready` condition by server-side apply on the
 //! `status` subresource: only when something changed, at a bounded rate, and
-//! retried with backoff while the API server is away. One task, one queue: the
-//! newest wanted state of an object replaces any older one still waiting.
+//! retried with backoff while the API server is away (each attempt bounded by a
+//! timeout). One task; the newest wanted state of an object replaces any older
+//! one still waiting, so what waits is bounded by the number of objects.
 
 use super::backoff::ExponentialBackoff;
 use crate::ProviderStatus;
 use crate::source::ReadyState;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The field manager the runtime applies status as.
@@ -28,7 +30,7 @@ pub(crate) struct StatusUpdate {
 }
 
 impl StatusUpdate {
-    fn key(&self) -> (String, String, String) {
+    fn key(&self) -> Key {
         (self.resource.plural.clone(), self.namespace.clone(), self.name.clone())
     }
 
@@ -50,6 +52,8 @@ pub struct StatusPolicy {
     pub retry_initial: Duration,
     /// The longest delay between retries.
     pub retry_max: Duration,
+    /// How long one write may take before it counts as failed (and is retried).
+    pub write_timeout: Duration,
 }
 
 impl Default for StatusPolicy {
@@ -58,26 +62,43 @@ impl Default for StatusPolicy {
             min_interval: Duration::from_millis(50),
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
 
-/// Sends wanted states to the writer task.
+/// The newest wanted state per object, waiting for the writer task. Bounded by
+/// the number of objects, however many calls report.
+#[derive(Default)]
+struct Wanted {
+    updates: Mutex<HashMap<Key, StatusUpdate>>,
+    changed: Notify,
+}
+
+type Key = (String, String, String);
+
+/// Hands wanted states to the writer task.
 pub(crate) struct StatusWriter {
-    updates: mpsc::UnboundedSender<StatusUpdate>,
+    wanted: Arc<Wanted>,
 }
 
 impl StatusWriter {
-    /// Starts the writer task; it ends when the writer is dropped.
+    /// Starts the writer task; the caller aborts it when done.
     pub(crate) fn spawn(client: kube::Client, policy: StatusPolicy) -> (Self, tokio::task::JoinHandle<()>) {
-        let (updates, receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_loop(client, policy, receiver));
-        (StatusWriter { updates }, task)
+        let wanted = Arc::new(Wanted::default());
+        let task = tokio::spawn(write_loop(client, policy, Arc::clone(&wanted)));
+        (StatusWriter { wanted }, task)
     }
 
     pub(crate) fn send(&self, update: StatusUpdate) {
-        // The task only ends with the source; a send after that has nowhere to go.
-        let _ = self.updates.send(update);
+        if let Ok(mut updates) = self.wanted.updates.lock() {
+            let key = update.key();
+            if updates.get(&key).is_some_and(|u| u.same_as(&update)) {
+                return;
+            }
+            updates.insert(key, update);
+        }
+        self.wanted.changed.notify_one();
     }
 }
 
@@ -87,47 +108,47 @@ struct Pending {
     backoff: ExponentialBackoff,
 }
 
-async fn write_loop(client: kube::Client, policy: StatusPolicy, mut receiver: mpsc::UnboundedReceiver<StatusUpdate>) {
-    let mut pending: HashMap<(String, String, String), Pending> = HashMap::new();
-    let mut written: HashMap<(String, String, String), StatusUpdate> = HashMap::new();
+async fn write_loop(client: kube::Client, policy: StatusPolicy, wanted: Arc<Wanted>) {
+    let mut pending: HashMap<Key, Pending> = HashMap::new();
+    let mut written: HashMap<Key, StatusUpdate> = HashMap::new();
     let mut last_write = Instant::now() - policy.min_interval;
     loop {
-        let next_due = pending.values().map(|p| p.due).min();
-        let received = match next_due {
-            Some(due) => tokio::select! {
-                update = receiver.recv() => Some(update),
-                _ = tokio::time::sleep_until(due) => None,
-            },
-            None => Some(receiver.recv().await),
-        };
-        match received {
-            Some(None) => return,
-            Some(Some(update)) => {
-                let key = update.key();
-                if written.get(&key).is_some_and(|w| w.same_as(&update)) {
-                    pending.remove(&key);
-                    continue;
-                }
-                // Already waiting (perhaps for a retry): keep its schedule, so a
-                // stream of identical reports never outruns the backoff.
-                if pending.get(&key).is_some_and(|p| p.update.same_as(&update)) {
-                    continue;
-                }
-                let backoff = ExponentialBackoff::new(policy.retry_initial, policy.retry_max);
-                pending.insert(
-                    key,
-                    Pending {
-                        update,
-                        due: Instant::now(),
-                        backoff,
-                    },
-                );
+        let arrived = wanted
+            .updates
+            .lock()
+            .map(|mut updates| std::mem::take(&mut *updates))
+            .unwrap_or_default();
+        for (key, update) in arrived {
+            if written.get(&key).is_some_and(|w| w.same_as(&update)) {
+                pending.remove(&key);
                 continue;
             }
-            None => {}
+            // Already waiting (perhaps for a retry): keep its schedule, so a
+            // stream of identical reports never outruns the backoff.
+            if pending.get(&key).is_some_and(|p| p.update.same_as(&update)) {
+                continue;
+            }
+            let backoff = ExponentialBackoff::new(policy.retry_initial, policy.retry_max);
+            pending.insert(
+                key,
+                Pending {
+                    update,
+                    due: Instant::now(),
+                    backoff,
+                },
+            );
         }
         let now = Instant::now();
         let Some(key) = pending.iter().find(|(_, p)| p.due <= now).map(|(k, _)| k.clone()) else {
+            match pending.values().map(|p| p.due).min() {
+                Some(due) => {
+                    tokio::select! {
+                        _ = wanted.changed.notified() => {}
+                        _ = tokio::time::sleep_until(due) => {}
+                    }
+                }
+                None => wanted.changed.notified().await,
+            }
             continue;
         };
         tokio::time::sleep_until(last_write + policy.min_interval).await;
@@ -135,7 +156,14 @@ async fn write_loop(client: kube::Client, policy: StatusPolicy, mut receiver: mp
         let Some(mut entry) = pending.remove(&key) else {
             continue;
         };
-        match apply(&client, &entry.update).await {
+        let outcome = match tokio::time::timeout(policy.write_timeout, apply(&client, &entry.update)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Outcome::Retry(crate::Error::unavailable(format!(
+                "the Kubernetes API did not answer within {:?}",
+                policy.write_timeout
+            )))),
+        };
+        match outcome {
             Ok(()) => {
                 tracing::info!(object = %entry.update.describe(), state = ?entry.update.state, "status written");
                 written.insert(key, entry.update);
