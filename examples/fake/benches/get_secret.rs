@@ -445,7 +445,8 @@ pub fn table(config: &Config, measurements: &[Measurement]) -> String {
     out.push('\n');
     out.push_str(&rule);
     out.push('\n');
-    let rows: [(&str, fn(&Measurement) -> f64); 4] = [
+    type Row = (&'static str, fn(&Measurement) -> f64);
+    let rows: [Row; 4] = [
         ("latency p50 (µs)", |m| m.p50.as_secs_f64() * 1e6),
         ("latency p99 (µs)", |m| m.p99.as_secs_f64() * 1e6),
         ("latency mean (µs)", |m| m.mean.as_secs_f64() * 1e6),
