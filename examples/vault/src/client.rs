@@ -346,17 +346,17 @@ impl VaultClient {
         Ok(Reply { status, body })
     }
 
-    /// Calls the Vault API with the client's token. `Ok(None)` is a 404 (the caller
-    /// decides whether that is a missing secret); other failures are mapped errors
-    /// whose message says `what` was being done.
-    pub async fn request(
+    /// Calls the Vault API with the client's token. A 404 is `Answer::Missing` with
+    /// Vault's body (the caller decides what it means: see [`route_error`]); other
+    /// failures are mapped errors whose message says `what` was being done.
+    pub async fn call(
         &self,
         method: Method,
         path: &ApiPath,
         query: &[(&str, &str)],
         body: Option<&Value>,
         what: &str,
-    ) -> Result<Option<Value>> {
+    ) -> Result<Answer> {
         let mut relogged = false;
         loop {
             let token = Arc::clone(&*self.token.read().await);
@@ -365,8 +365,8 @@ impl VaultClient {
                 .await
                 .map_err(|e| e.context(what))?;
             match reply.status {
-                status if status.is_success() => return Ok(Some(reply.body)),
-                StatusCode::NOT_FOUND => return Ok(None),
+                status if status.is_success() => return Ok(Answer::Found(reply.body)),
+                StatusCode::NOT_FOUND => return Ok(Answer::Missing(reply.body)),
                 StatusCode::FORBIDDEN
                     if !relogged
                         && matches!(self.login, Login::AppRole { .. })
@@ -379,6 +379,55 @@ impl VaultClient {
                 }
                 status => return Err(self.status_error(status, &reply.body, what)),
             }
+        }
+    }
+
+    /// Like [`call`](Self::call), for paths that are not secrets: `Ok(None)` is a 404
+    /// with no error text; a 404 that names an error (no handler for the route: nothing
+    /// mounted there) is a configuration problem.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &ApiPath,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Option<Value>> {
+        match self.call(method, path, query, body, what).await? {
+            Answer::Found(body) => Ok(Some(body)),
+            Answer::Missing(body) => match route_error(&body) {
+                None => Ok(None),
+                Some(detail) => Err(Error::invalid_config(format!(
+                    "{}: {what}: {detail} (HTTP 404)",
+                    self.object
+                ))),
+            },
+        }
+    }
+
+    /// Revokes the client's own token (`auth/token/revoke-self`) when it came from an
+    /// AppRole login, so that a short-lived client leaves no token behind. A fixed
+    /// token from a Secret is never revoked.
+    pub async fn revoke_login(&self) -> Result<()> {
+        if !matches!(self.login, Login::AppRole { .. }) {
+            return Ok(());
+        }
+        let token = Arc::clone(&*self.token.read().await);
+        let what = "revoking the AppRole login token (auth/token/revoke-self)";
+        let reply = self
+            .send(
+                Method::POST,
+                &api_path(&["auth/token/revoke-self"]),
+                &[],
+                None,
+                Some(token),
+            )
+            .await
+            .map_err(|e| e.context(what))?;
+        if reply.status.is_success() {
+            Ok(())
+        } else {
+            Err(self.status_error(reply.status, &reply.body, what))
         }
     }
 
@@ -438,6 +487,25 @@ struct Reply {
     body: Value,
 }
 
+/// What Vault answered a call with.
+#[derive(Debug)]
+pub enum Answer {
+    /// A 2xx, with its body (`null` when empty).
+    Found(Value),
+    /// A 404, with its body: `{"errors": []}` for a missing secret, a KV v2 secret's
+    /// metadata when its current version is deleted, or an error text (such as "no
+    /// handler for route") when nothing is mounted at the path.
+    Missing(Value),
+}
+
+/// The error text of a 404 that is not a missing secret: Vault names an error (e.g. "no
+/// handler for route": nothing is mounted there). `None` when the `errors` array is
+/// empty or absent, which is how Vault answers a secret that is not there.
+pub fn route_error(body: &Value) -> Option<String> {
+    let detail = vault_errors(body);
+    (!detail.is_empty()).then_some(detail)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +525,17 @@ mod tests {
         let long = json!({"errors": ["x".repeat(1000)]});
         assert_eq!(vault_errors(&long).chars().count(), MAX_VAULT_MESSAGE + 1);
         assert_eq!(vault_errors(&json!({})), "");
+    }
+
+    #[test]
+    fn only_a_404_without_errors_is_a_missing_secret() {
+        assert_eq!(route_error(&json!({"errors": []})), None);
+        assert_eq!(route_error(&Value::Null), None);
+        let no_route = json!({"errors": ["no handler for route \"nosuchmount/data/k\". route entry not found."]});
+        assert_eq!(
+            route_error(&no_route).as_deref(),
+            Some("no handler for route \"…\". route entry not found.")
+        );
     }
 
     #[test]

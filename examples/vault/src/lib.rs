@@ -5,8 +5,8 @@
 //!   on a KV v2 mount: versions, properties, recursive find by path, name and tags
 //!   (`custom_metadata`), push (whole secret or one property), delete, exists, and a
 //!   Validate that looks up the token and checks the mount.
-//! - Kind `VaultToken`: a generator that creates child tokens and revokes them (by
-//!   accessor) on Cleanup.
+//! - Kind `VaultToken`: a generator that creates tokens (orphans by default) and
+//!   revokes them (by accessor) on Cleanup.
 //!
 //! Authentication is a token or AppRole, each credential read from a Kubernetes Secret
 //! under the store's authentication scope; TLS to Vault uses rustls with the ring

@@ -16,6 +16,10 @@ fn default_approle_path() -> String {
     DEFAULT_APPROLE_PATH.to_string()
 }
 
+fn default_orphan() -> bool {
+    true
+}
+
 /// Reads and writes secrets in a HashiCorp Vault or OpenBao KV v2 mount.
 #[eso_runtime::provider_spec(kind = "Vault", shortname = "vault")]
 pub struct VaultSpec {
@@ -61,7 +65,8 @@ pub struct AppRole {
     pub secret_id_ref: SecretKeySelector,
 }
 
-/// Creates Vault tokens (auth/token/create) and revokes them on Cleanup.
+/// Creates Vault tokens (auth/token/create-orphan, or auth/token/create) and revokes them
+/// on Cleanup.
 #[eso_runtime::generator_spec(kind = "VaultToken")]
 pub struct VaultTokenSpec {
     /// The Vault (or OpenBao) address, e.g. https://vault.example:8200.
@@ -69,7 +74,7 @@ pub struct VaultTokenSpec {
     /// The Vault namespace, sent as the X-Vault-Namespace header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// How to log in to Vault; the logged-in token creates the child tokens.
+    /// How to log in to Vault; the logged-in token creates the tokens.
     pub auth: VaultAuth,
     /// The CA bundle (PEM) that signs the Vault server's certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,6 +92,11 @@ pub struct VaultTokenSpec {
     /// Whether the generated token can be renewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renewable: Option<bool>,
+    /// Whether the generated token is an orphan (auth/token/create-orphan, the default):
+    /// it lives its own TTL whatever happens to the token that created it. With false it
+    /// is a child of the logged-in token (auth/token/create) and is revoked with it.
+    #[serde(default = "default_orphan")]
+    pub orphan: bool,
 }
 
 /// What both kinds need to reach and log in to Vault.

@@ -1,6 +1,6 @@
 //! The `Vault` secret store: KV v2 reads, listing, writes and deletes.
 
-use crate::client::{VaultClient, api_path, check_key};
+use crate::client::{Answer, ApiPath, VaultClient, api_path, check_key, route_error};
 use crate::spec::VaultSpec;
 use eso_runtime::{
     Ctx, Error, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore, SecretValue,
@@ -25,12 +25,23 @@ pub struct VaultStore;
 pub struct VaultKv {
     client: VaultClient,
     mount: String,
+    /// What the mount check found, once it found something: `Some(problem)` when the
+    /// mount is not a KV v2 secrets engine, `None` when it is or the token may not ask.
+    mount_problem: tokio::sync::OnceCell<Option<String>>,
 }
 
 /// One version of a KV v2 secret as read.
 struct Stored {
     data: Map<String, Value>,
     version: u64,
+}
+
+/// A read of a KV v2 secret: its data (`None` when the secret, the version or its data
+/// is not there) and, when Vault says, the version read, even a deleted one (what
+/// check-and-set must name to write over a soft-deleted current version).
+struct Read {
+    stored: Option<Stored>,
+    version: Option<u64>,
 }
 
 fn value_bytes(value: &Value) -> SecretValue {
@@ -76,9 +87,78 @@ impl VaultKv {
         api_path(&[&self.mount, "metadata", key])
     }
 
+    /// Checks, once per client, that the mount is a KV v2 secrets engine
+    /// (`sys/internal/ui/mounts/<mount>`): a KV v1 mount answers a missing key with a
+    /// plain 404 too, which must not pass for a missing secret. When the token may not
+    /// ask, or nothing is mounted there, the data calls themselves tell.
+    async fn check_mount(&self) -> Result<()> {
+        let found = self
+            .mount_problem
+            .get_or_try_init(|| async {
+                let what = format!("checking mount {}", self.mount);
+                let path = api_path(&["sys/internal/ui/mounts", &self.mount]);
+                match self.client.call(Method::GET, &path, &[], None, &what).await {
+                    Ok(Answer::Found(mount)) => {
+                        let kind = mount.pointer("/data/type").and_then(Value::as_str).unwrap_or("");
+                        let version = mount
+                            .pointer("/data/options/version")
+                            .and_then(Value::as_str)
+                            .unwrap_or("1");
+                        Ok((kind != "kv" || version != "2").then(|| {
+                            format!(
+                                "{}: mount {} is {kind:?} version {version:?}, not a KV v2 secrets engine; check spec.mount",
+                                self.client.object(),
+                                self.mount
+                            )
+                        }))
+                    }
+                    Ok(Answer::Missing(_)) => Ok(None),
+                    Err(error) if error.kind() == eso_runtime::ErrorKind::PermissionDenied => Ok(None),
+                    Err(error) => Err(error),
+                }
+            })
+            .await;
+        match found {
+            Ok(Some(problem)) => Err(Error::invalid_config(problem.clone())),
+            // An outage is not remembered: the data call reports it, and the next call checks again.
+            Ok(None) | Err(_) => Ok(()),
+        }
+    }
+
+    /// Calls Vault on a path of the mount. A 404 that names an error (no handler for
+    /// the route: nothing mounted there) is a configuration problem naming the mount,
+    /// never a missing secret.
+    async fn call(
+        &self,
+        method: Method,
+        path: &ApiPath,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Answer> {
+        self.check_mount().await?;
+        let answer = self.client.call(method, path, query, body, what).await?;
+        if let Answer::Missing(body) = &answer
+            && let Some(detail) = route_error(body)
+        {
+            return Err(Error::invalid_config(format!(
+                "{}: {what}: {detail} (HTTP 404): no KV v2 secrets engine is mounted at {}; check spec.mount",
+                self.client.object(),
+                self.mount
+            )));
+        }
+        Ok(answer)
+    }
+
     /// Reads `key` (at `version`, or the current one). `None` when the secret, the
     /// version, or its data (deleted or destroyed) is not there.
     async fn read(&self, key: &str, version: Option<&str>) -> Result<Option<Stored>> {
+        Ok(self.read_version(key, version).await?.stored)
+    }
+
+    /// Reads `key` (at `version`, or the current one), with the version Vault names
+    /// even when its data is deleted.
+    async fn read_version(&self, key: &str, version: Option<&str>) -> Result<Read> {
         check_key("key", key)?;
         let mut query = Vec::new();
         if let Some(version) = version {
@@ -91,15 +171,22 @@ impl VaultKv {
             query.push(("version", version));
         }
         let what = format!("reading {}/data/{key}", self.mount);
-        let Some(body) = self
-            .client
-            .request(Method::GET, &self.data_path(key), &query, None, &what)
+        let version_of = |body: &Value| body.pointer("/data/metadata/version").and_then(Value::as_u64);
+        let body = match self
+            .call(Method::GET, &self.data_path(key), &query, None, &what)
             .await?
-        else {
-            return Ok(None);
+        {
+            Answer::Found(body) => body,
+            // A secret whose current version is deleted answers 404 with its metadata.
+            Answer::Missing(body) => {
+                return Ok(Read {
+                    stored: None,
+                    version: version_of(&body),
+                });
+            }
         };
         let Some(data) = body.pointer("/data/data") else {
-            return Err(Error::internal(format!(
+            return Err(Error::invalid_config(format!(
                 "{}: {what}: Vault's answer has no data.data; is {} a KV v2 mount?",
                 self.client.object(),
                 self.mount
@@ -108,7 +195,12 @@ impl VaultKv {
         let data = match data {
             Value::Object(object) => object.clone(),
             // A deleted or destroyed version reads as null data.
-            Value::Null => return Ok(None),
+            Value::Null => {
+                return Ok(Read {
+                    stored: None,
+                    version: version_of(&body),
+                });
+            }
             _ => {
                 return Err(Error::internal(format!(
                     "{}: {what}: data.data is not a JSON object",
@@ -116,11 +208,31 @@ impl VaultKv {
                 )));
             }
         };
-        let version = body
-            .pointer("/data/metadata/version")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        Ok(Some(Stored { data, version }))
+        let version = version_of(&body);
+        Ok(Read {
+            stored: Some(Stored {
+                data,
+                version: version.unwrap_or(0),
+            }),
+            version,
+        })
+    }
+
+    /// The secret's `current_version` from its metadata; 0 when the secret does not exist.
+    async fn current_version(&self, key: &str) -> Result<u64> {
+        let what = format!("reading {}/metadata/{key}", self.mount);
+        Ok(
+            match self
+                .call(Method::GET, &self.metadata_path(key), &[], None, &what)
+                .await?
+            {
+                Answer::Found(body) => body
+                    .pointer("/data/current_version")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                Answer::Missing(_) => 0,
+            },
+        )
     }
 
     /// Writes `data` as a new version of `key`; with `cas`, only if the current
@@ -133,12 +245,11 @@ impl VaultKv {
         }
         let what = format!("writing {}/data/{key}", self.mount);
         match self
-            .client
-            .request(Method::POST, &self.data_path(key), &[], Some(&body), &what)
+            .call(Method::POST, &self.data_path(key), &[], Some(&body), &what)
             .await
         {
-            Ok(Some(_)) => Ok(true),
-            Ok(None) => Err(Error::invalid_config(format!(
+            Ok(Answer::Found(_)) => Ok(true),
+            Ok(Answer::Missing(_)) => Err(Error::invalid_config(format!(
                 "{}: {what}: no KV v2 mount at {}",
                 self.client.object(),
                 self.mount
@@ -152,8 +263,7 @@ impl VaultKv {
     async fn write_custom_metadata(&self, key: &str, custom: &BTreeMap<String, String>) -> Result<()> {
         let body = serde_json::json!({ "custom_metadata": custom });
         let what = format!("writing {}/metadata/{key}", self.mount);
-        self.client
-            .request(Method::POST, &self.metadata_path(key), &[], Some(&body), &what)
+        self.call(Method::POST, &self.metadata_path(key), &[], Some(&body), &what)
             .await?;
         Ok(())
     }
@@ -162,9 +272,8 @@ impl VaultKv {
     async fn custom_metadata(&self, key: &str) -> Result<Option<Map<String, Value>>> {
         check_key("key", key)?;
         let what = format!("reading {}/metadata/{key}", self.mount);
-        let Some(body) = self
-            .client
-            .request(Method::GET, &self.metadata_path(key), &[], None, &what)
+        let Answer::Found(body) = self
+            .call(Method::GET, &self.metadata_path(key), &[], None, &what)
             .await?
         else {
             return Ok(None);
@@ -193,8 +302,7 @@ impl VaultKv {
     /// Deletes every version and the metadata of `key`. Already gone is success.
     async fn delete_all(&self, key: &str) -> Result<()> {
         let what = format!("deleting {}/metadata/{key}", self.mount);
-        self.client
-            .request(Method::DELETE, &self.metadata_path(key), &[], None, &what)
+        self.call(Method::DELETE, &self.metadata_path(key), &[], None, &what)
             .await?;
         Ok(())
     }
@@ -202,9 +310,9 @@ impl VaultKv {
     /// The keys directly under `folder` ("" for the mount's root); folders end in `/`.
     async fn list(&self, folder: &str) -> Result<Vec<String>> {
         let what = format!("listing {}/metadata/{folder}", self.mount);
-        let Some(body) = self
-            .client
-            .request(
+        // A folder with nothing under it answers 404 with no error text.
+        let Answer::Found(body) = self
+            .call(
                 Method::GET,
                 &self.metadata_path(folder),
                 &[("list", "true")],
@@ -256,17 +364,29 @@ impl VaultKv {
         key: &str,
         change: impl Fn(Option<&Map<String, Value>>) -> Result<Option<Map<String, Value>>>,
     ) -> Result<()> {
+        // Set when a write over "no data" lost: ask the metadata for the current version.
+        let mut ask_metadata = false;
         for _ in 0..CAS_ATTEMPTS {
-            let current = self.read(key, None).await?;
+            let read = self.read_version(key, None).await?;
+            let current = read.stored;
             let next = change(current.as_ref().map(|c| &c.data))?;
             match next {
                 None => return self.delete_all(key).await,
                 Some(next) if current.as_ref().is_some_and(|c| c.data == next) => return Ok(()),
                 Some(next) => {
-                    let cas = current.as_ref().map_or(0, |c| c.version);
+                    // Check-and-set names the current version, even a deleted one (a
+                    // soft-deleted secret answers 404 with its metadata); 0 only when
+                    // the secret does not exist at all.
+                    let cas = match (&current, read.version) {
+                        (Some(current), _) => current.version,
+                        (None, Some(version)) => version,
+                        (None, None) if ask_metadata => self.current_version(key).await?,
+                        (None, None) => 0,
+                    };
                     if self.write(key, &next, Some(cas)).await? {
                         return Ok(());
                     }
+                    ask_metadata = current.is_none();
                 }
             }
         }
@@ -312,6 +432,7 @@ impl SecretStore for VaultStore {
         Ok(VaultKv {
             client,
             mount: spec.mount.trim_matches('/').to_string(),
+            mount_problem: tokio::sync::OnceCell::new(),
         })
     }
 

@@ -287,3 +287,135 @@ async fn a_sealed_or_stopped_server_is_unavailable() -> TestResult {
     )?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_missing_or_kv_v1_mount_is_a_configuration_problem_not_a_missing_secret() -> TestResult {
+    let bao = Bao::start().await?;
+    bao.kv_put("k", json!({"a": VALUE})).await?;
+    // A KV v1 mount answers a missing key with a plain 404 too.
+    bao.ok(
+        Method::POST,
+        "sys/mounts/kv1",
+        Some(json!({"type": "kv", "options": {"version": "1"}})),
+    )
+    .await?;
+    bao.ok(Method::POST, "kv1/k", Some(json!({"a": VALUE}))).await?;
+    let manifests = [
+        vault_object("default", "backend", &token_spec(&bao.address, "")),
+        vault_object(
+            "default",
+            "no-mount",
+            &token_spec(&bao.address, "  mount: nosuchmount\n"),
+        ),
+        vault_object("default", "kv-v1", &token_spec(&bao.address, "  mount: kv1\n")),
+        secret_object("default", "vault-token", &[("token", ROOT_TOKEN)]),
+    ]
+    .concat();
+    let (_running, mut client) = start(&manifests).await?;
+    let mut messages = Vec::new();
+    for (name, needles) in [
+        ("no-mount", ["Vault default/no-mount", "nosuchmount", "spec.mount"]),
+        ("kv-v1", ["Vault default/kv-v1", "kv1", "not a KV v2 secrets engine"]),
+    ] {
+        // The root token passes every ACL: Vault answers 404 "no handler for route"
+        // for a mount that is not there; never NOT_FOUND, which could delete a Secret.
+        messages.push(expect_status(
+            &format!("{name}: GetSecret"),
+            get(&mut client, get_request("default", name, "k", "", "")).await,
+            Code::FailedPrecondition,
+            &needles,
+        )?);
+        messages.push(expect_status(
+            &format!("{name}: GetSecret of a version"),
+            get(&mut client, get_request("default", name, "k", "1", "a")).await,
+            Code::FailedPrecondition,
+            &needles,
+        )?);
+        messages.push(expect_status(
+            &format!("{name}: GetSecretMap"),
+            client
+                .store
+                .get_secret_map(map_request("default", name, "k", "", ""))
+                .await,
+            Code::FailedPrecondition,
+            &needles,
+        )?);
+        // GetAllSecrets reports it too, instead of an empty map.
+        messages.push(expect_status(
+            &format!("{name}: GetAllSecrets"),
+            client
+                .store
+                .get_all_secrets(find_request("default", name, "", ".*", &[]))
+                .await,
+            Code::FailedPrecondition,
+            &needles,
+        )?);
+        messages.push(expect_status(
+            &format!("{name}: GetAllSecrets under a path"),
+            client
+                .store
+                .get_all_secrets(find_request("default", name, "app/", ".*", &[]))
+                .await,
+            Code::FailedPrecondition,
+            &needles,
+        )?);
+        messages.push(expect_status(
+            &format!("{name}: SecretExists"),
+            client
+                .store
+                .secret_exists(exists_request("default", name, "k", ""))
+                .await,
+            Code::FailedPrecondition,
+            &needles,
+        )?);
+        messages.push(expect_status(
+            &format!("{name}: PushSecret"),
+            client
+                .store
+                .push_secret(push_request("default", name, &[("a", VALUE)], "a", "k", "a", ""))
+                .await,
+            Code::FailedPrecondition,
+            &needles,
+        )?);
+        messages.push(expect_status(
+            &format!("{name}: DeleteSecret"),
+            client
+                .store
+                .delete_secret(delete_request("default", name, "k", ""))
+                .await,
+            Code::FailedPrecondition,
+            &needles,
+        )?);
+    }
+    // The KV v1 mount was not written to.
+    let v1 = bao.ok(Method::GET, "kv1/k", None).await?;
+    check_eq!(v1.pointer("/data/a"), Some(&json!(VALUE)), "kv1/k untouched");
+    let (status, _) = bao.api(Method::GET, "kv1/data/k", None).await?;
+    check_eq!(status, 404, "nothing written at kv1/data/k");
+    // On the real KV v2 mount a missing secret is still NOT_FOUND, an empty find empty.
+    expect_status(
+        "backend: missing secret",
+        get(&mut client, get_request("default", "backend", "nope", "", "")).await,
+        Code::NotFound,
+        &["secret nope not found"],
+    )?;
+    let found = ok(
+        "backend: find under a missing folder",
+        client
+            .store
+            .get_all_secrets(find_request("default", "backend", "no/such/", ".*", &[]))
+            .await,
+    )?;
+    check!(
+        found.secrets.is_empty(),
+        "nothing under no/such/: {:?}",
+        found.secrets.keys()
+    );
+    for message in messages {
+        check!(
+            !message.contains(VALUE) && !message.contains(ROOT_TOKEN),
+            "a message leaked a value or the token: {message}"
+        );
+    }
+    Ok(())
+}

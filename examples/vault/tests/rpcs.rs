@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use eso_runtime::proto::provider::v1 as wire;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use tonic::Code;
 
 /// A server with a few secrets, and the provider with one `Vault` object reading it
@@ -750,6 +750,81 @@ async fn concurrent_property_pushes_all_land() -> TestResult {
         bao.kv_get("race/one").await?,
         Some(json!({"p0": "v0", "p1": "v1", "p2": "v2", "p3": "v3", "p4": "v4", "p5": "v5"})),
         "every property pushed concurrently is there"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn push_secret_writes_over_a_soft_deleted_current_version() -> TestResult {
+    let (bao, _running, mut client) = setup().await?;
+    let push = |data: &[(&str, &str)], secret_key: &str, key: &str, property: &str| {
+        push_request("default", "backend", data, secret_key, key, property, "")
+    };
+    // Pushed, then soft-deleted (`bao kv delete`: DELETE secret/data/<key>): the current
+    // version is there, without data. Check-and-set must name it, not 0.
+    ok(
+        "first push",
+        client
+            .store
+            .push_secret(push(&[("user", "u1"), ("pass", "p1")], "", "soft/whole", ""))
+            .await,
+    )?;
+    bao.ok(Method::DELETE, "secret/data/soft/whole", None).await?;
+    check_eq!(bao.kv_get("soft/whole").await?, None, "soft-deleted");
+    ok(
+        "push over the soft-deleted version",
+        client
+            .store
+            .push_secret(push(&[("user", "u2"), ("pass", "p2")], "", "soft/whole", ""))
+            .await,
+    )?;
+    check_eq!(
+        json(
+            &ok(
+                "GetSecret after the push",
+                client
+                    .store
+                    .get_secret(get_request("default", "backend", "soft/whole", "", ""))
+                    .await
+            )?
+            .value
+        )?,
+        json!({"user": "u2", "pass": "p2"}),
+        "the new value is read back"
+    );
+    let metadata = bao.ok(Method::GET, "secret/metadata/soft/whole", None).await?;
+    check_eq!(
+        metadata.pointer("/data/current_version").and_then(Value::as_u64),
+        Some(2),
+        "a new version on top of the deleted one"
+    );
+    // A property into a soft-deleted secret: the deleted data is not merged back.
+    bao.kv_put("soft/property", json!({"old": "gone"})).await?;
+    bao.ok(Method::DELETE, "secret/data/soft/property", None).await?;
+    ok(
+        "push a property over the soft-deleted version",
+        client
+            .store
+            .push_secret(push(&[("k", "v")], "k", "soft/property", "p"))
+            .await,
+    )?;
+    check_eq!(
+        bao.kv_get("soft/property").await?,
+        Some(json!({"p": "v"})),
+        "only the pushed property"
+    );
+    // Every version soft-deleted after several writes: still the current one.
+    bao.kv_put("soft/many", json!({"a": "1"})).await?;
+    bao.kv_put("soft/many", json!({"a": "2"})).await?;
+    bao.ok(Method::DELETE, "secret/data/soft/many", None).await?;
+    ok(
+        "push over version 2 soft-deleted",
+        client.store.push_secret(push(&[("a", "3")], "", "soft/many", "")).await,
+    )?;
+    check_eq!(
+        bao.kv_get("soft/many").await?,
+        Some(json!({"a": "3"})),
+        "written over version 2"
     );
     Ok(())
 }
