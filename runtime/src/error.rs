@@ -7,7 +7,10 @@
 //! missing provider object, an unknown kind or a bad configuration never does.
 //!
 //! Messages name the object and the cause. They must never contain a secret value:
-//! constructors take descriptions, not data.
+//! constructors take descriptions, not data. Every message is kept escaped (no
+//! control character survives, so it cannot forge a log line) and at most 2,048
+//! characters long, whoever built it; echo request fields through
+//! [`bounded`](crate::bounded) so the cause stays readable.
 
 use std::fmt;
 use tonic::{Code, Status};
@@ -78,13 +81,18 @@ impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
-            message: message.into(),
+            message: crate::display::sanitize_message(message.into()),
         }
     }
 
     /// The remote secret `key` does not exist in the backend (`NOT_FOUND`).
+    /// The key is echoed through [`bounded`](crate::bounded).
     pub fn secret_not_found(key: impl fmt::Display) -> Self {
-        Error::new(ErrorKind::SecretNotFound, format!("secret {key} not found"))
+        let key = key.to_string();
+        Error::new(
+            ErrorKind::SecretNotFound,
+            format!("secret {} not found", crate::bounded(&key)),
+        )
     }
 
     /// The request is malformed (`INVALID_ARGUMENT`).
@@ -139,7 +147,7 @@ impl Error {
     /// `Error::secret_not_found("a").context("Fake default/x")` reads
     /// `Fake default/x: secret a not found`.
     pub fn context(mut self, context: impl fmt::Display) -> Self {
-        self.message = format!("{context}: {}", self.message);
+        self.message = crate::display::sanitize_message(format!("{context}: {}", self.message));
         self
     }
 }
