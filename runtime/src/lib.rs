@@ -39,6 +39,7 @@ pub mod crd;
 mod dispatch;
 mod display;
 mod error;
+mod fs;
 mod http;
 mod kind;
 pub mod logging;

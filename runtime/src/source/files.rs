@@ -1,17 +1,30 @@
 //! Provider objects and Secrets read from a folder of YAML manifests, reloaded when
 //! the files change. A broken edit keeps the last good set and logs what is wrong.
+//!
+//! Whoever can write the folder must not be able to hang or exhaust the provider:
+//! only regular files are read, each at most [`FilesSource::MAX_FILE_BYTES`], the
+//! folder at most [`FilesSource::MAX_TOTAL_BYTES`] and [`FilesSource::MAX_FILES`]
+//! files; the walk follows symlinks (a mounted ConfigMap is made of them) but
+//! visits each folder once, so symlink loops end, and goes at most
+//! [`FilesSource::MAX_DEPTH`] folders deep. A check reads only the files whose
+//! metadata (device, inode, size, modification and change time) changed, or that
+//! were modified within two seconds of their last read (git's "racy clean" rule).
 
 use super::{Source, StoredObject, StoredSecret};
 use crate::error::without_quoted_values;
+use crate::fs::{FileError, Stamp, human_bytes, shown};
 use crate::{Error, Gvk, Result, SecretValue};
 use arc_swap::ArcSwap;
 use base64::Engine;
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 type ObjectKey = (String, String, String, String); // apiVersion, kind, namespace, name
 
@@ -26,40 +39,116 @@ struct Snapshot {
 pub struct FilesSource {
     dir: PathBuf,
     snapshot: ArcSwap<Snapshot>,
-    fingerprint: std::sync::Mutex<u64>,
+    state: std::sync::Mutex<State>,
+    files_read: AtomicU64,
+}
+
+/// What the last check saw: each file's version and parsed documents, and a
+/// fingerprint of the whole outcome (so the same broken set is reported once).
+#[derive(Default)]
+struct State {
+    files: HashMap<PathBuf, Cached>,
+    fingerprint: u64,
+}
+
+/// One file as last read.
+struct Cached {
+    /// The version read (from the opened handle), or for a file that could not be
+    /// read, what the walk saw; `None` when it could not even be stat'ed.
+    stamp: Option<Stamp>,
+    /// When the read began, for the racy-clean rule.
+    read_at: SystemTime,
+    /// Bytes read, towards the folder's limit.
+    size: u64,
+    /// A hash of the contents, or of the error when the file could not be read.
+    hash: u64,
+    parsed: Arc<Parsed>,
+}
+
+/// A file's documents, in order, and the first error in it (after which nothing
+/// more of the file was parsed).
+#[derive(Default)]
+struct Parsed {
+    entries: Vec<Entry>,
+    error: Option<Error>,
+}
+
+enum Entry {
+    Object {
+        key: ObjectKey,
+        object: Arc<StoredObject>,
+        at: String,
+    },
+    Secret {
+        key: (String, String),
+        secret: Arc<StoredSecret>,
+        at: String,
+    },
+}
+
+/// What one look at the folder found: a fingerprint of the outcome and, in path
+/// order, each file's documents.
+struct Look {
+    fingerprint: u64,
+    files: Result<Vec<Arc<Parsed>>>,
 }
 
 impl FilesSource {
+    /// The largest manifest file read: 4 MiB. A larger one is an error naming it.
+    pub const MAX_FILE_BYTES: u64 = 4 << 20;
+    /// The most bytes read from all manifest files of the folder together: 32 MiB.
+    pub const MAX_TOTAL_BYTES: u64 = 32 << 20;
+    /// The most manifest files in the folder and its subfolders: 10,000.
+    pub const MAX_FILES: usize = 10_000;
+    /// The most entries (files of any name, folders, symlinks) the walk looks at:
+    /// 100,000, so that a symlink to `/` or a folder of junk cannot make each
+    /// check walk without end.
+    pub const MAX_ENTRIES: usize = 100_000;
+    /// How many folders deep below the manifests folder the walk goes: 16.
+    pub const MAX_DEPTH: usize = 16;
+
     /// Loads every manifest in `dir`; any invalid document is an error naming the
-    /// file and the document.
+    /// file and the document. Never blocks on what is in the folder (FIFOs and
+    /// devices are refused, sizes are bounded), so it may run at startup on the
+    /// async runtime; it reads every file once.
     pub fn load(dir: impl Into<PathBuf>) -> Result<Self> {
-        let dir = dir.into();
-        let (files, fingerprint) = read_files(&dir)?;
-        let snapshot = parse_files(&files)?;
-        Ok(FilesSource {
-            dir,
-            snapshot: ArcSwap::from_pointee(snapshot),
-            fingerprint: std::sync::Mutex::new(fingerprint),
-        })
+        let source = FilesSource {
+            dir: dir.into(),
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            state: std::sync::Mutex::new(State::default()),
+            files_read: AtomicU64::new(0),
+        };
+        {
+            let mut state = source.lock()?;
+            let look = source.look(&mut state);
+            state.fingerprint = look.fingerprint;
+            source.snapshot.store(Arc::new(merge(&look.files?)?));
+        }
+        Ok(source)
     }
 
-    /// Re-reads the folder if anything in it changed. Returns whether a new set was
-    /// loaded; on an error the previous set stays in force.
+    /// Checks the folder and re-reads the files that changed. Returns whether a new
+    /// set was loaded; on an error the previous set stays in force. Blocking file
+    /// I/O: [`spawn_reloader`](Self::spawn_reloader) runs it off the async runtime.
     pub fn reload(&self) -> Result<bool> {
         // Hold the lock across the read, so an older read never lands after a newer one.
-        let mut last = self
-            .fingerprint
-            .lock()
-            .map_err(|_| Error::internal("manifest fingerprint lock poisoned"))?;
-        let (files, fingerprint) = read_files(&self.dir)?;
-        if *last == fingerprint {
+        let mut state = self.lock()?;
+        let look = self.look(&mut state);
+        if look.fingerprint == state.fingerprint {
             return Ok(false);
         }
         // Remember this set whether it parses or not, so a broken edit is reported once.
-        *last = fingerprint;
-        let snapshot = parse_files(&files)?;
+        state.fingerprint = look.fingerprint;
+        let snapshot = merge(&look.files?)?;
         self.snapshot.store(Arc::new(snapshot));
         Ok(true)
+    }
+
+    /// How many times a manifest file has been read (or refused) since
+    /// [`load`](Self::load): a check reads only the files whose metadata changed,
+    /// or that were modified within two seconds of the last read.
+    pub fn files_read(&self) -> u64 {
+        self.files_read.load(Ordering::Relaxed)
     }
 
     /// Checks the folder every `interval` until the returned task is aborted.
@@ -67,6 +156,123 @@ impl FilesSource {
         let source = Arc::clone(self);
         crate::poll::spawn_polling(interval, "manifests", move || source.reload())
     }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| Error::internal("manifest state lock poisoned"))
+    }
+
+    /// Walks the folder and brings `state.files` up to date, reading only what changed.
+    fn look(&self, state: &mut State) -> Look {
+        let started = SystemTime::now();
+        let candidates = match walk(&self.dir) {
+            Ok(candidates) => candidates,
+            Err(error) => return Look::failed(error),
+        };
+        let mut previous = std::mem::take(&mut state.files);
+        let mut total = 0u64;
+        let mut files = Vec::with_capacity(candidates.len());
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for (path, stamp) in candidates {
+            let old = previous.remove(&path);
+            let cached = match old {
+                Some(old) if stamp.is_some() && old.stamp == stamp && !old.is_racy() => old,
+                old => {
+                    // Stop before reading what would go over the folder's limit (a file
+                    // over the per-file limit is refused without being read).
+                    let size = stamp.map_or(0, |s| s.size());
+                    if size <= Self::MAX_FILE_BYTES && total.saturating_add(size) > Self::MAX_TOTAL_BYTES {
+                        state.files.extend(previous);
+                        return Look::failed(self.too_much(&path));
+                    }
+                    self.read(&path, stamp, started, old)
+                }
+            };
+            total = total.saturating_add(cached.size);
+            if total > Self::MAX_TOTAL_BYTES {
+                state.files.extend(previous);
+                return Look::failed(self.too_much(&path));
+            }
+            path.hash(&mut hasher);
+            cached.hash.hash(&mut hasher);
+            files.push(Arc::clone(&cached.parsed));
+            if cached.stamp.is_some() {
+                state.files.insert(path, cached);
+            }
+        }
+        Look {
+            fingerprint: hasher.finish(),
+            files: Ok(files),
+        }
+    }
+
+    fn too_much(&self, at: &Path) -> Error {
+        Error::invalid_config(format!(
+            "manifests folder {} holds more than the {} limit of manifests in all (reached at {})",
+            shown(&self.dir),
+            human_bytes(Self::MAX_TOTAL_BYTES),
+            shown(at)
+        ))
+    }
+
+    /// Reads and parses one file; `old` is its previous version, whose parsed
+    /// documents are kept when the contents turn out the same.
+    fn read(&self, path: &Path, stamp: Option<Stamp>, started: SystemTime, old: Option<Cached>) -> Cached {
+        self.files_read.fetch_add(1, Ordering::Relaxed);
+        match crate::fs::read_regular(path, "manifest", Self::MAX_FILE_BYTES) {
+            Ok((bytes, read_stamp)) => {
+                let hash = hash_of(&(0u8, &bytes));
+                let parsed = match old {
+                    Some(old) if old.hash == hash => old.parsed,
+                    _ => Arc::new(parse_file(path, bytes)),
+                };
+                Cached {
+                    stamp: Some(read_stamp),
+                    read_at: started,
+                    size: read_stamp.size(),
+                    hash,
+                    parsed,
+                }
+            }
+            Err(error) => unreadable(error, stamp, started),
+        }
+    }
+}
+
+fn unreadable(error: FileError, stamp: Option<Stamp>, started: SystemTime) -> Cached {
+    let error = Error::invalid_config(error.to_string());
+    Cached {
+        stamp,
+        read_at: started,
+        size: 0,
+        hash: hash_of(&(1u8, error.message())),
+        parsed: Arc::new(Parsed {
+            entries: Vec::new(),
+            error: Some(error),
+        }),
+    }
+}
+
+impl Cached {
+    fn is_racy(&self) -> bool {
+        self.stamp.is_none_or(|stamp| stamp.is_racy(self.read_at))
+    }
+}
+
+impl Look {
+    fn failed(error: Error) -> Self {
+        Look {
+            fingerprint: hash_of(&(2u8, error.message())),
+            files: Err(error),
+        }
+    }
+}
+
+fn hash_of(value: &impl Hash) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Source for FilesSource {
@@ -94,39 +300,78 @@ fn is_manifest(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
 }
 
-/// Reads all manifest files, sorted by path, with a fingerprint of names and contents.
-fn read_files(dir: &Path) -> Result<(Vec<(PathBuf, String)>, u64)> {
-    let mut paths = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        let entries = std::fs::read_dir(&folder).map_err(|error| {
-            Error::invalid_config(format!("cannot read manifests folder {}: {error}", folder.display()))
-        })?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
+/// The manifest files under `dir`, sorted by path, each with what `stat` says of
+/// it (`None` when that fails, e.g. a dangling symlink). Symlinks are followed,
+/// but each folder (by device and inode) is visited once, so loops end.
+fn walk(dir: &Path) -> Result<Vec<(PathBuf, Option<Stamp>)>> {
+    let cannot_read = |folder: &Path, error: std::io::Error| {
+        Error::invalid_config(format!("cannot read manifests folder {}: {error}", shown(folder)))
+    };
+    let root = std::fs::metadata(dir).map_err(|error| cannot_read(dir, error))?;
+    if !root.is_dir() {
+        return Err(Error::invalid_config(format!(
+            "manifests folder {} is not a folder",
+            shown(dir)
+        )));
+    }
+    let mut visited = HashSet::from([(root.dev(), root.ino())]);
+    let mut pending = vec![(dir.to_path_buf(), 0usize)];
+    let mut files = Vec::new();
+    let mut seen = 0usize;
+    while let Some((folder, depth)) = pending.pop() {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&folder).map_err(|error| cannot_read(&folder, error))? {
+            seen += 1;
+            if seen > FilesSource::MAX_ENTRIES {
+                return Err(Error::invalid_config(format!(
+                    "manifests folder {} holds more than {} entries (files and folders); is a symlink pointing at a large tree?",
+                    shown(dir),
+                    FilesSource::MAX_ENTRIES
+                )));
+            }
+            let Ok(entry) = entry else { continue };
             // Kubernetes' mounted-volume internals (..data, ..2024_…) are reached through symlinks.
-            if name.to_string_lossy().starts_with("..") {
+            if entry.file_name().as_bytes().starts_with(b"..") {
                 continue;
             }
-            if path.is_dir() {
-                pending.push(path);
-            } else if is_manifest(&path) {
-                paths.push(path);
+            entries.push(entry.path());
+        }
+        entries.sort();
+        let mut subfolders = Vec::new();
+        for path in entries {
+            match std::fs::metadata(&path) {
+                Ok(metadata) if metadata.is_dir() => {
+                    if !visited.insert((metadata.dev(), metadata.ino())) {
+                        // Seen already: a symlink loop, or a second way into one folder.
+                        continue;
+                    }
+                    if depth + 1 > FilesSource::MAX_DEPTH {
+                        return Err(Error::invalid_config(format!(
+                            "manifests folder {} is nested deeper than {} folders at {}",
+                            shown(dir),
+                            FilesSource::MAX_DEPTH,
+                            shown(&path)
+                        )));
+                    }
+                    subfolders.push(path);
+                }
+                Ok(metadata) if is_manifest(&path) => files.push((path, Some(Stamp::of(&metadata)))),
+                Err(_) if is_manifest(&path) => files.push((path, None)),
+                _ => {}
+            }
+            if files.len() > FilesSource::MAX_FILES {
+                return Err(Error::invalid_config(format!(
+                    "manifests folder {} holds more than {} manifest files",
+                    shown(dir),
+                    FilesSource::MAX_FILES
+                )));
             }
         }
+        // Depth first, in name order.
+        pending.extend(subfolders.into_iter().rev().map(|path| (path, depth + 1)));
     }
-    paths.sort();
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    let mut files = Vec::with_capacity(paths.len());
-    for path in paths {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|error| Error::invalid_config(format!("cannot read manifest {}: {error}", path.display())))?;
-        path.hash(&mut hasher);
-        text.hash(&mut hasher);
-        files.push((path, text));
-    }
-    Ok((files, hasher.finish()))
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
 }
 
 #[derive(Deserialize)]
@@ -159,31 +404,77 @@ struct Metadata {
     annotations: BTreeMap<String, String>,
 }
 
-fn parse_files(files: &[(PathBuf, String)]) -> Result<Snapshot> {
+/// Parses one file's documents, stopping at the first error.
+fn parse_file(path: &Path, bytes: Vec<u8>) -> Parsed {
+    let mut parsed = Parsed::default();
+    let Ok(text) = String::from_utf8(bytes) else {
+        parsed.error = Some(Error::invalid_config(format!(
+            "manifest {} is not UTF-8 text",
+            shown(path)
+        )));
+        return parsed;
+    };
+    if let Err(error) = parse_documents(path, &text, &mut parsed.entries) {
+        parsed.error = Some(error);
+    }
+    parsed
+}
+
+fn parse_documents(path: &Path, text: &str, entries: &mut Vec<Entry>) -> Result<()> {
+    let shown_path = shown(path);
+    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let at = || format!("{shown_path} (document {})", index + 1);
+        let value = serde_yaml::Value::deserialize(document).map_err(|error| {
+            Error::invalid_config(format!(
+                "{}: not valid YAML: {}",
+                at(),
+                without_quoted_values(&error.to_string())
+            ))
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        let json = serde_json::to_value(value).map_err(|error| {
+            Error::invalid_config(format!("{}: {}", at(), without_quoted_values(&error.to_string())))
+        })?;
+        add_document(entries, json, &at())?;
+    }
+    Ok(())
+}
+
+/// The files' documents as one set, in path order; the same object or Secret
+/// twice is an error at its second definition.
+fn merge(files: &[Arc<Parsed>]) -> Result<Snapshot> {
     let mut snapshot = Snapshot::default();
-    for (path, text) in files {
-        for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-            let at = || format!("{} (document {})", path.display(), index + 1);
-            let value = serde_yaml::Value::deserialize(document).map_err(|error| {
-                Error::invalid_config(format!(
-                    "{}: not valid YAML: {}",
-                    at(),
-                    without_quoted_values(&error.to_string())
-                ))
-            })?;
-            if value.is_null() {
-                continue;
+    for file in files {
+        for entry in &file.entries {
+            match entry {
+                Entry::Object { key, object, at } => {
+                    if snapshot.objects.insert(key.clone(), Arc::clone(object)).is_some() {
+                        return Err(Error::invalid_config(format!(
+                            "{at}: {} {}/{} is defined twice",
+                            object.kind, object.namespace, object.name
+                        )));
+                    }
+                }
+                Entry::Secret { key, secret, at } => {
+                    if snapshot.secrets.insert(key.clone(), Arc::clone(secret)).is_some() {
+                        return Err(Error::invalid_config(format!(
+                            "{at}: Secret {}/{} is defined twice",
+                            secret.namespace, secret.name
+                        )));
+                    }
+                }
             }
-            let json = serde_json::to_value(value).map_err(|error| {
-                Error::invalid_config(format!("{}: {}", at(), without_quoted_values(&error.to_string())))
-            })?;
-            add_document(&mut snapshot, json, &at())?;
+        }
+        if let Some(error) = &file.error {
+            return Err(error.clone());
         }
     }
     Ok(snapshot)
 }
 
-fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> Result<()> {
+fn add_document(entries: &mut Vec<Entry>, json: serde_json::Value, at: &str) -> Result<()> {
     let content_hash = {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         json.to_string().hash(&mut hasher);
@@ -201,7 +492,7 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
     };
     if kind == "List" {
         for item in document.items {
-            add_document(snapshot, item, at)?;
+            add_document(entries, item, at)?;
         }
         return Ok(());
     }
@@ -230,35 +521,25 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
         for (key, text) in document.string_data {
             data.insert(key, SecretValue::from(text));
         }
-        let key = (namespace.clone(), name.clone());
-        if snapshot.secrets.contains_key(&key) {
-            return Err(Error::invalid_config(format!(
-                "{at}: Secret {namespace}/{name} is defined twice"
-            )));
-        }
-        snapshot.secrets.insert(
-            key,
-            Arc::new(StoredSecret {
+        entries.push(Entry::Secret {
+            key: (namespace.clone(), name.clone()),
+            secret: Arc::new(StoredSecret {
                 name,
                 namespace,
                 resource_version,
                 data,
             }),
-        );
+            at: at.to_string(),
+        });
         return Ok(());
     }
     let key = (api_version.clone(), kind.clone(), namespace.clone(), name.clone());
-    if snapshot.objects.contains_key(&key) {
-        return Err(Error::invalid_config(format!(
-            "{at}: {kind} {namespace}/{name} is defined twice"
-        )));
-    }
     let uid = metadata
         .uid
         .unwrap_or_else(|| format!("files:{api_version}:{kind}:{namespace}/{name}"));
-    snapshot.objects.insert(
+    entries.push(Entry::Object {
         key,
-        Arc::new(StoredObject {
+        object: Arc::new(StoredObject {
             api_version,
             kind,
             name,
@@ -276,7 +557,8 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
                 .and_then(|s| serde_json::from_value(s).ok())
                 .unwrap_or_default(),
         }),
-    );
+        at: at.to_string(),
+    });
     Ok(())
 }
 

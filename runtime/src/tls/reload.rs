@@ -1,8 +1,17 @@
 //! Hot reload: the server config used for new connections is swapped when the files
 //! change (including Kubernetes' `..data` symlink swap in a mounted Secret). A new
 //! set that fails the self-check keeps the old one in force and counts a failure.
+//!
+//! A check first compares each file's metadata with the version last read (see
+//! `crate::fs::Stamp`) and reads nothing when none changed; files modified within
+//! two seconds of their read are read again, as their timestamps cannot be
+//! trusted yet. Files that are not regular files, or are too large, are refused
+//! without blocking (see [`TlsMaterial::MAX_FILE_BYTES`]); such a set counts as one
+//! failed reload, like a set that does not parse.
 
+use super::material::read;
 use super::{CertPaths, ExpectedNames, TlsError, TlsMaterial, check_material, crypto_provider};
+use crate::fs::{FileError, Stamp};
 use crate::metrics::Metrics;
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
@@ -16,18 +25,53 @@ pub struct TlsReloader {
     paths: CertPaths,
     expected: ExpectedNames,
     current: ArcSwap<ServerConfig>,
-    last_seen: Mutex<u64>,
+    last_seen: Mutex<Seen>,
     metrics: Arc<Metrics>,
 }
 
-fn fingerprint(paths: &CertPaths) -> Result<(u64, [Vec<u8>; 3]), TlsError> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|error| TlsError(format!("cannot read {}: {error}", path.display())))
-    };
-    let files = [read(&paths.ca)?, read(&paths.cert)?, read(&paths.key)?];
+/// The last set of files seen.
+struct Seen {
+    /// Each file's version as read; `None` for a file that was not read.
+    stamps: [Option<Stamp>; 3],
+    /// When that read began.
+    read_at: SystemTime,
+    /// A hash of the contents, or of why the set was refused.
+    fingerprint: u64,
+}
+
+impl Seen {
+    /// Whether every file is, by its metadata, the version last read.
+    fn unchanged(&self, now: &[Option<Stamp>; 3]) -> bool {
+        self.stamps
+            .iter()
+            .zip(now)
+            .all(|(seen, now)| seen.is_some_and(|seen| Some(seen) == *now && !seen.is_racy(self.read_at)))
+    }
+}
+
+fn hash_of(value: &impl Hash) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    files.hash(&mut hasher);
-    Ok((hasher.finish(), files))
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The stamps of the files read, and their contents or the first file that failed.
+type SetRead = ([Option<Stamp>; 3], Result<[Vec<u8>; 3], FileError>);
+
+/// Reads the three files (see [`read`]).
+fn read_set(paths: &CertPaths) -> SetRead {
+    let mut stamps = [None; 3];
+    let mut files: [Vec<u8>; 3] = Default::default();
+    for (index, (path, what)) in paths.all().into_iter().enumerate() {
+        match read(path, what) {
+            Ok((bytes, stamp)) => {
+                stamps[index] = Some(stamp);
+                files[index] = bytes;
+            }
+            Err(error) => return (stamps, Err(error)),
+        }
+    }
+    (stamps, Ok(files))
 }
 
 fn server_config(material: TlsMaterial) -> Result<ServerConfig, TlsError> {
@@ -57,8 +101,15 @@ impl TlsReloader {
         expected: ExpectedNames,
         metrics: Arc<Metrics>,
     ) -> Result<(Self, Vec<String>), TlsError> {
-        let (seen, files) = fingerprint(&paths)?;
+        let read_at = SystemTime::now();
+        let (stamps, files) = read_set(&paths);
+        let files = files.map_err(|error| TlsError(error.to_string()))?;
         let (config, warnings) = Self::build(&paths, &expected, &files)?;
+        let seen = Seen {
+            stamps,
+            read_at,
+            fingerprint: hash_of(&(0u8, &files)),
+        };
         Ok((
             TlsReloader {
                 paths,
@@ -87,21 +138,38 @@ impl TlsReloader {
     }
 
     /// Reloads when the files differ from the last ones seen. `Ok(true)` when a new
-    /// config is in force; an error leaves the old one in force.
+    /// config is in force; an error leaves the old one in force. A file that cannot
+    /// be read (missing, not permitted) is an error tried again at the next check;
+    /// a set that is refused (a file that is not a regular file, or too large) or
+    /// fails the self-check is counted as a failure once. Blocking file I/O:
+    /// [`spawn`](Self::spawn) runs it off the async runtime.
     pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
-        let (seen, files) = fingerprint(&self.paths)?;
-        {
-            let mut last = self
-                .last_seen
-                .lock()
-                .map_err(|_| TlsError("certificate reload lock poisoned".into()))?;
-            if *last == seen {
-                return Ok(false);
-            }
-            // Count each new set of files once, whether it works or not.
-            *last = seen;
+        let mut seen = self
+            .last_seen
+            .lock()
+            .map_err(|_| TlsError("certificate reload lock poisoned".into()))?;
+        if seen.unchanged(&self.paths.all().map(|(path, _)| Stamp::of_path(path))) {
+            return Ok(false);
         }
-        match Self::build(&self.paths, &self.expected, &files) {
+        let read_at = SystemTime::now();
+        let (stamps, files) = read_set(&self.paths);
+        let (fingerprint, files) = match files {
+            Ok(files) => (hash_of(&(0u8, &files)), Ok(files)),
+            Err(error) if error.is_refusal() => {
+                let error = TlsError(error.to_string());
+                (hash_of(&(1u8, &error.0)), Err(error))
+            }
+            Err(error) => return Err(TlsError(error.to_string())),
+        };
+        seen.stamps = stamps;
+        seen.read_at = read_at;
+        if seen.fingerprint == fingerprint {
+            return Ok(false);
+        }
+        // Count each new set of files once, whether it works or not.
+        // The lock stays held while the set is built, so an older set never lands after a newer one.
+        seen.fingerprint = fingerprint;
+        match files.and_then(|files| Self::build(&self.paths, &self.expected, &files)) {
             Ok((config, warnings)) => {
                 self.current.store(Arc::new(config));
                 self.metrics.certificate_reloaded();
