@@ -502,14 +502,57 @@ async fn frequent_client_keepalive_pings_are_accepted() {
     running.stop().await.unwrap();
 }
 
+/// One object held in memory: the manifests folder refuses files over 4 MiB, and
+/// a value larger than that is what this test needs.
+struct OneObject(std::sync::Arc<eso_runtime::source::StoredObject>);
+
+impl eso_runtime::source::Source for OneObject {
+    fn object(
+        &self,
+        gvk: &eso_runtime::Gvk,
+        namespace: &str,
+        name: &str,
+    ) -> eso_runtime::Result<Option<std::sync::Arc<eso_runtime::source::StoredObject>>> {
+        let object = &self.0;
+        Ok((gvk.api_version() == object.api_version
+            && gvk.kind == object.kind
+            && namespace == object.namespace
+            && name == object.name)
+            .then(|| std::sync::Arc::clone(object)))
+    }
+
+    fn secret(
+        &self,
+        _namespace: &str,
+        _name: &str,
+    ) -> eso_runtime::Result<Option<std::sync::Arc<eso_runtime::source::StoredSecret>>> {
+        Ok(None)
+    }
+
+    fn is_ready(&self) -> bool {
+        true
+    }
+}
+
 #[tokio::test]
 async fn responses_larger_than_esos_4_mib_limit_fail_clearly() {
     let big = "x".repeat(eso_runtime::server_limits::MAX_RESPONSE_BYTES + 1);
-    let running = start(
-        Echo::default(),
-        &echo_object("default", "e", &format!("{{big: {big}, small: ok}}")),
-    )
-    .await;
+    let object = eso_runtime::source::StoredObject {
+        api_version: ECHO.api_version(),
+        kind: ECHO.kind.to_string(),
+        name: "e".into(),
+        namespace: "default".into(),
+        uid: "e".into(),
+        resource_version: "1".into(),
+        generation: None,
+        annotations: Default::default(),
+        spec: serde_json::json!({"values": {"big": big, "small": "ok"}}),
+        status: Default::default(),
+    };
+    let source = std::sync::Arc::new(OneObject(std::sync::Arc::new(object)));
+    let running = TestProvider::start_with_source(provider(Echo::default()), source)
+        .await
+        .expect("provider starts");
     let mut client = running.client().await.unwrap();
     let status = get(&mut client, get_secret_request(&ECHO, "default", "e", "big"))
         .await
