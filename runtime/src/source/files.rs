@@ -222,6 +222,9 @@ impl FilesSource {
         self.files_read.fetch_add(1, Ordering::Relaxed);
         match crate::fs::read_regular(path, "manifest", Self::MAX_FILE_BYTES) {
             Ok((bytes, read_stamp)) => {
+                // What was read, not what fstat said: a file may grow (within the
+                // limit) while it is read, and some (in /proc) report no size at all.
+                let size = bytes.len() as u64;
                 let hash = hash_of(&(0u8, &bytes));
                 let parsed = match old {
                     Some(old) if old.hash == hash => old.parsed,
@@ -230,7 +233,7 @@ impl FilesSource {
                 Cached {
                     stamp: Some(read_stamp),
                     read_at: started,
-                    size: read_stamp.size(),
+                    size,
                     hash,
                     parsed,
                 }

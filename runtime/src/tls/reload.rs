@@ -191,3 +191,62 @@ impl TlsReloader {
         crate::poll::spawn_polling(interval, "certificates", move || reloader.reload_if_changed())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certs::{CertificateSet, write_tls_dir};
+
+    fn age(path: &std::path::Path) {
+        let aged = std::fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|file| file.set_modified(SystemTime::now() - Duration::from_secs(3600)));
+        if let Err(error) = aged {
+            panic!("ageing {}: {error}", path.display());
+        }
+    }
+
+    fn unchanged(reloader: &TlsReloader) -> bool {
+        match reloader.last_seen.lock() {
+            Ok(seen) => seen.unchanged(&reloader.paths.all().map(|(path, _)| Stamp::of_path(path))),
+            Err(_) => panic!("lock poisoned"),
+        }
+    }
+
+    /// A check whose stamps all match reads nothing; a just-written file is read
+    /// again (racy), and a rewrite changes the stamps.
+    #[test]
+    fn unchanged_files_are_not_read_again() -> Result<(), crate::Error> {
+        let dir = tempfile::tempdir().map_err(|e| crate::Error::internal(e.to_string()))?;
+        let set = CertificateSet::generate(&["localhost".to_string()])?;
+        write_tls_dir(dir.path(), set.authority.cert_pem(), &set.server)?;
+        let paths = CertPaths::in_dir(dir.path());
+        let load = |paths: CertPaths| {
+            TlsReloader::load(paths, ExpectedNames::default(), Arc::new(Metrics::new()))
+                .map(|(reloader, _)| reloader)
+                .map_err(|e| crate::Error::internal(e.0))
+        };
+
+        let reloader = load(paths.clone())?;
+        assert!(
+            !unchanged(&reloader),
+            "just written: the timestamps cannot be trusted yet"
+        );
+
+        for (path, _) in paths.all() {
+            age(path);
+        }
+        let reloader = load(paths.clone())?;
+        assert!(unchanged(&reloader), "old files, same stamps: nothing to read");
+        assert_eq!(reloader.reload_if_changed(), Ok(false));
+
+        std::fs::write(&paths.cert, set.server.cert_pem.as_bytes())
+            .map_err(|e| crate::Error::internal(e.to_string()))?;
+        age(&paths.cert);
+        assert!(!unchanged(&reloader), "a rewrite changes the change time");
+        assert_eq!(reloader.reload_if_changed(), Ok(false), "same contents: no reload");
+        assert!(unchanged(&reloader));
+        Ok(())
+    }
+}
