@@ -32,6 +32,7 @@
 //! ```
 
 pub mod certs;
+mod blocking;
 mod cli;
 pub mod client;
 mod context;
@@ -41,10 +42,12 @@ mod display;
 mod error;
 mod http;
 mod kind;
+pub mod limits;
 pub mod logging;
 pub mod manifest;
 pub mod metrics;
 mod poll;
+mod preface;
 mod provider;
 mod request;
 pub mod scope;
@@ -69,6 +72,7 @@ pub use server::{RunningProvider, Settings, Transport};
 
 /// Limits the server enforces.
 pub mod server_limits {
+    pub use crate::request::{MAX_REGEXP_BYTES, REGEXP_DFA_SIZE_LIMIT, REGEXP_SIZE_LIMIT};
     pub use crate::server::MAX_RESPONSE_BYTES;
 }
 

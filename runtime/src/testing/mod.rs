@@ -90,6 +90,7 @@ impl TestProvider {
             reload_interval: TEST_RELOAD_INTERVAL,
             shutdown_grace,
             shutdown_delay: Duration::ZERO,
+            limits: Default::default(),
         };
         let running = provider.start(settings, source).await?;
         Ok(TestProvider {
