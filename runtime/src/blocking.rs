@@ -81,7 +81,11 @@ where
         .map_err(|_| Error::internal("the blocking pool is closed"))?;
     let dropped = Arc::new(AtomicBool::new(false));
     let _flag = DropFlag(Arc::clone(&dropped));
-    let checkpoint = Checkpoint { deadline, dropped, what };
+    let checkpoint = Checkpoint {
+        deadline,
+        dropped,
+        what,
+    };
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         checkpoint.check()?;
@@ -140,7 +144,10 @@ mod tests {
         })
         .await;
         let error: Result<(), Error> = result;
-        assert!(matches!(&error, Err(e) if e.kind() == ErrorKind::DeadlineExceeded), "{error:?}");
+        assert!(
+            matches!(&error, Err(e) if e.kind() == ErrorKind::DeadlineExceeded),
+            "{error:?}"
+        );
     }
 
     #[tokio::test]
@@ -162,7 +169,10 @@ mod tests {
         while !stopped.load(Ordering::SeqCst) && waited.elapsed() < Duration::from_secs(5) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        assert!(stopped.load(Ordering::SeqCst), "the work kept running after its caller left");
+        assert!(
+            stopped.load(Ordering::SeqCst),
+            "the work kept running after its caller left"
+        );
     }
 
     #[tokio::test]

@@ -73,7 +73,13 @@ impl Ctx {
         let namespace = self
             .scope
             .credential_namespace(selector.namespace.as_deref())
-            .map_err(|e| e.context(format!("{} reading Secret {}", self.describe(), bounded(&selector.name))))?;
+            .map_err(|e| {
+                e.context(format!(
+                    "{} reading Secret {}",
+                    self.describe(),
+                    bounded(&selector.name)
+                ))
+            })?;
         let secret = self
             .source
             .fetch_secret(&namespace, &selector.name)

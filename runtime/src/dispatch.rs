@@ -1,9 +1,9 @@
 //! Dispatch: from a request's `apiVersion` + `kind` to the registered store or
 //! generator, with the author's types erased, and the per-object client cache.
 
+use crate::bounded;
 use crate::context::SecretVersions;
 use crate::error::without_quoted_values;
-use crate::bounded;
 use crate::kind::parse_api_version;
 use crate::scope::{AuthenticationScope, Scope};
 use crate::source::{ReadyState, Source, StoredObject};

@@ -133,7 +133,10 @@ mod tests {
     fn controls_and_hiding_characters_are_escaped() {
         assert_eq!(bounded("a\nb\r\tc").to_string(), "a\\nb\\r\\tc");
         assert_eq!(bounded("\u{1b}[31mred").to_string(), "\\u{1b}[31mred");
-        assert_eq!(bounded("x\u{202e}y\u{200b}z\u{7f}").to_string(), "x\\u{202e}y\\u{200b}z\\u{7f}");
+        assert_eq!(
+            bounded("x\u{202e}y\u{200b}z\u{7f}").to_string(),
+            "x\\u{202e}y\\u{200b}z\\u{7f}"
+        );
         assert_eq!(bounded("\u{85}").to_string(), "\\u{85}");
     }
 

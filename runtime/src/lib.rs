@@ -31,8 +31,8 @@
 //! }
 //! ```
 
-pub mod certs;
 mod blocking;
+pub mod certs;
 mod cli;
 pub mod client;
 mod context;

@@ -107,7 +107,11 @@ impl Metrics {
         ]
         .into_iter()
         .find(|r| r.label() == reason)
-        .map_or(0, |r| self.rejected.get_or_create(&RejectionLabels { reason: r.label() }).get())
+        .map_or(0, |r| {
+            self.rejected
+                .get_or_create(&RejectionLabels { reason: r.label() })
+                .get()
+        })
     }
 
     /// Records one handled request.

@@ -377,7 +377,10 @@ mod tests {
     #[tokio::test]
     async fn select_keeps_what_matches_in_order() -> Result<()> {
         let query = FindQuery::new(Some("app/".into()), Some("db-[0-9]+$"), BTreeMap::new())?;
-        let keys: Vec<String> = (0..1000).map(|i| format!("app/db-{i}")).chain(["app/cache".into()]).collect();
+        let keys: Vec<String> = (0..1000)
+            .map(|i| format!("app/db-{i}"))
+            .chain(["app/cache".into()])
+            .collect();
         let kept = query.select(keys, |q, key| q.matches(key, &BTreeMap::new())).await?;
         assert_eq!(kept.len(), 1000);
         assert_eq!(kept.first().map(String::as_str), Some("app/db-0"));

@@ -3,12 +3,12 @@
 
 use crate::dispatch::Registry;
 use crate::http::{HttpState, serve_http};
+use crate::limits::{AdmissionLayer, Limits};
 use crate::metrics::Metrics;
+use crate::preface::expect_preface;
 use crate::service::{GeneratorService, Services, StoreService};
 use crate::source::Source;
 use crate::tls::{CertPaths, ExpectedNames, TlsReloader};
-use crate::limits::{AdmissionLayer, Limits};
-use crate::preface::expect_preface;
 use crate::{Error, Result};
 use eso_proto::generator::v1::generator_provider_server::GeneratorProviderServer;
 use eso_proto::provider::v1::secret_store_provider_server::SecretStoreProviderServer;
@@ -385,7 +385,13 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
         let serve: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::transport::Error>> + Send>> =
             match reloader {
                 Some((reloader, allowed_clients)) => Box::pin(router.serve_with_incoming_shutdown(
-                    tls_incoming(grpc_listener, reloader, allowed_clients, limits.preface_timeout, drain.clone()),
+                    tls_incoming(
+                        grpc_listener,
+                        reloader,
+                        allowed_clients,
+                        limits.preface_timeout,
+                        drain.clone(),
+                    ),
                     drain.clone().cancelled_owned(),
                 )),
                 None => Box::pin(router.serve_with_incoming_shutdown(

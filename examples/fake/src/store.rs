@@ -189,7 +189,12 @@ impl SecretStore for FakeStore {
         }
         let mut candidates: BTreeMap<String, (SecretValue, BTreeMap<String, String>)> = latest
             .into_iter()
-            .map(|(key, entry)| (key.to_string(), (SecretValue::from(entry.value.as_str()), entry.tags.clone())))
+            .map(|(key, entry)| {
+                (
+                    key.to_string(),
+                    (SecretValue::from(entry.value.as_str()), entry.tags.clone()),
+                )
+            })
             .collect();
         for (key, pushed) in client.pushed()?.iter() {
             candidates.insert(key.clone(), (pushed.value.clone(), pushed.tags.clone()));

@@ -567,7 +567,9 @@ impl SecretStore for VaultStore {
         let listed = kv.list_recursive(&folder).await?;
         let candidates: Vec<String> = find
             .without_tags()
-            .select(listed, |path_and_name, key| path_and_name.matches(key, &BTreeMap::new()))
+            .select(listed, |path_and_name, key| {
+                path_and_name.matches(key, &BTreeMap::new())
+            })
             .await?;
         // Read the candidates a few at a time: tags first when asked for, then the data.
         let reads = futures::stream::iter(candidates).map(|key| async move {

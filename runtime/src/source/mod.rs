@@ -57,7 +57,13 @@ impl StoredObject {
 impl fmt::Display for StoredObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::bounded;
-        write!(f, "{} {}/{}", bounded(&self.kind), bounded(&self.namespace), bounded(&self.name))
+        write!(
+            f,
+            "{} {}/{}",
+            bounded(&self.kind),
+            bounded(&self.namespace),
+            bounded(&self.name)
+        )
     }
 }
 
