@@ -410,12 +410,14 @@ impl Source for KubeSource {
 /// is a DNS-1123 label, a Secret's name a DNS-1123 subdomain.
 fn check_secret_name(namespace: &str, name: &str) -> Result<()> {
     fn label_chars(text: &str) -> bool {
-        text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        text.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !text.starts_with('-')
             && !text.ends_with('-')
     }
     let namespace_ok = !namespace.is_empty() && namespace.len() <= 63 && label_chars(namespace);
-    let name_ok = !name.is_empty() && name.len() <= 253 && name.split('.').all(|part| !part.is_empty() && label_chars(part));
+    let name_ok =
+        !name.is_empty() && name.len() <= 253 && name.split('.').all(|part| !part.is_empty() && label_chars(part));
     if namespace_ok && name_ok {
         return Ok(());
     }
