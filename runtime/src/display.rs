@@ -52,6 +52,10 @@ impl Bounded<'_> {
 
 impl fmt::Display for Bounded<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The usual case, on every call's hot path: short printable ASCII, as it is.
+        if self.text.len() <= self.max_chars && self.text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return f.write_str(self.text);
+        }
         for (count, c) in self.text.chars().enumerate() {
             if count == self.max_chars {
                 return write!(f, "…({} bytes)", self.text.len());

@@ -31,7 +31,9 @@ impl Services {
         object: String,
         call: impl Future<Output = Result<T>>,
     ) -> Result<Response<T>, Status> {
-        let span = tracing::info_span!("rpc", method, object = %object);
+        // A debug span: at the default level no span is built per call; failures
+        // name the method and object in their own events below.
+        let span = tracing::debug_span!("rpc", method, object = %object);
         let started = Instant::now();
         // A call whose caller left (or whose deadline passed) is dropped mid-way;
         // the guard counts it as CANCELLED.
@@ -55,9 +57,9 @@ impl Services {
                 let code = error.kind().code();
                 self.metrics.observe_request(method, code, elapsed);
                 if error.kind() == ErrorKind::SecretNotFound {
-                    tracing::info!(code = ?code, error = %error, "secret not found");
+                    tracing::info!(method, object = %object, code = ?code, error = %error, "secret not found");
                 } else {
-                    tracing::warn!(code = ?code, error = %error, "call failed");
+                    tracing::warn!(method, object = %object, code = ?code, error = %error, "call failed");
                 }
                 Err(error.into())
             }
