@@ -285,6 +285,16 @@ fn check_defaults(case: &Case, manifest: &Value, name: &str) -> Result<()> {
         env(container, "WATCH_NAMESPACES").context("WATCH_NAMESPACES")?["value"],
         ""
     );
+    // The server limits, with the defaults the binary has (the chart documents them).
+    for (name, value) in [
+        ("MAX_CONCURRENT_STREAMS", "128"),
+        ("MAX_IN_FLIGHT_CALLS", "512"),
+        ("MAX_REQUEST_MEMORY", "32Mi"),
+        ("REQUEST_BODY_TIMEOUT", "10s"),
+        ("HTTP2_PREFACE_TIMEOUT", "10s"),
+    ] {
+        assert_eq!(env(container, name).context(name)?["value"], value, "{name}");
+    }
     assert!(
         container["args"].is_null() && container["command"].is_null(),
         "in-cluster the provider reads the Kubernetes API: no --manifests"

@@ -2,6 +2,7 @@
 //! conventions, `--dev` for a laptop, and the serve loop with signal handling.
 
 use crate::certs::CertificateSet;
+use crate::limits::Limits;
 use crate::logging::LogFormat;
 use crate::server::{Settings, Transport};
 use crate::source::Source;
@@ -32,6 +33,26 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         _ => return Err(format!("{text:?} has an unknown unit; use ms, s, m or h")),
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is not a valid duration"))
+}
+
+/// Parses a byte count: `1048576`, `512Ki`, `32Mi` or `1Gi` (Kubernetes' binary suffixes).
+pub fn parse_bytes(text: &str) -> std::result::Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 32Mi, 512Ki or 1048576"))?;
+    let factor: usize = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        _ => return Err(format!("{text:?} has an unknown unit; use Ki, Mi or Gi")),
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// The provider binary's command line: serve (the default) or describe itself.
@@ -127,6 +148,22 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Streams one connection may have open at once (advertised to clients).
+    #[arg(long, env = "MAX_CONCURRENT_STREAMS", default_value_t = Limits::default().max_concurrent_streams)]
+    pub max_concurrent_streams: u32,
+    /// Calls handled at once over all connections; more are answered RESOURCE_EXHAUSTED at once.
+    #[arg(long = "max-in-flight-calls", env = "MAX_IN_FLIGHT_CALLS", default_value_t = Limits::default().max_in_flight)]
+    pub max_in_flight_calls: usize,
+    /// Request bytes all calls in flight may hold together, beyond the first 16 KiB of each
+    /// (e.g. 32Mi, 512Ki or a number of bytes); more are answered RESOURCE_EXHAUSTED.
+    #[arg(long, env = "MAX_REQUEST_MEMORY", default_value = "32Mi", value_parser = parse_bytes)]
+    pub max_request_memory: usize,
+    /// How long a request's body may take to arrive; slower ones are DEADLINE_EXCEEDED.
+    #[arg(long, env = "REQUEST_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_body_timeout: Duration,
+    /// How long a connection may take after its TLS handshake to start HTTP/2 before it is closed.
+    #[arg(long, env = "HTTP2_PREFACE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub http2_preface_timeout: Duration,
 }
 
 impl ServeArgs {
@@ -249,6 +286,14 @@ pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
         reload_interval: args.reload_interval,
         shutdown_grace: args.shutdown_grace_period,
         shutdown_delay: args.shutdown_delay,
+        limits: Limits {
+            max_concurrent_streams: args.max_concurrent_streams.max(1),
+            max_in_flight: args.max_in_flight_calls.max(1),
+            request_memory: args.max_request_memory,
+            request_body_timeout: args.request_body_timeout,
+            preface_timeout: args.http2_preface_timeout,
+            ..Limits::default()
+        },
     };
     let running = provider.start(settings, source).await?;
     tracing::info!(grpc = %running.grpc_addr(), http = %running.http_addr(), "serving");
@@ -285,5 +330,16 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("512Ki"), Ok(512 << 10));
+        assert_eq!(parse_bytes("32Mi"), Ok(32 << 20));
+        assert_eq!(parse_bytes("1Gi"), Ok(1 << 30));
+        assert!(parse_bytes("32MB").is_err());
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("99999999999999999999Gi").is_err());
     }
 }

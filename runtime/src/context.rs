@@ -3,7 +3,7 @@
 
 use crate::scope::Scope;
 use crate::source::{Source, StoredObject};
-use crate::{Error, Result, SecretValue};
+use crate::{Error, Result, SecretValue, bounded};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
@@ -73,7 +73,13 @@ impl Ctx {
         let namespace = self
             .scope
             .credential_namespace(selector.namespace.as_deref())
-            .map_err(|e| e.context(format!("{} reading Secret {}", self.describe(), selector.name)))?;
+            .map_err(|e| {
+                e.context(format!(
+                    "{} reading Secret {}",
+                    self.describe(),
+                    bounded(&selector.name)
+                ))
+            })?;
         let secret = self
             .source
             .fetch_secret(&namespace, &selector.name)
@@ -81,9 +87,10 @@ impl Ctx {
             .map_err(|e| e.context(self.describe()))?
             .ok_or_else(|| {
                 Error::invalid_config(format!(
-                    "{}: Secret {namespace}/{} not found",
+                    "{}: Secret {}/{} not found",
                     self.describe(),
-                    selector.name
+                    bounded(&namespace),
+                    bounded(&selector.name)
                 ))
             })?;
         if let Ok(mut read) = self.secrets_read.lock() {
@@ -91,10 +98,11 @@ impl Ctx {
         }
         secret.data.get(&selector.key).cloned().ok_or_else(|| {
             Error::invalid_config(format!(
-                "{}: Secret {namespace}/{} has no key {}",
+                "{}: Secret {}/{} has no key {}",
                 self.describe(),
-                selector.name,
-                selector.key
+                bounded(&namespace),
+                bounded(&selector.name),
+                bounded(&selector.key)
             ))
         })
     }

@@ -1,6 +1,7 @@
 //! Dispatch: from a request's `apiVersion` + `kind` to the registered store or
 //! generator, with the author's types erased, and the per-object client cache.
 
+use crate::bounded;
 use crate::context::SecretVersions;
 use crate::error::without_quoted_values;
 use crate::kind::parse_api_version;
@@ -410,7 +411,8 @@ fn kind_list(gvks: impl Iterator<Item = Gvk>) -> String {
 fn check_reference(what: &str, api_version: &str, kind: &str) -> Result<()> {
     if parse_api_version(api_version).is_none() {
         return Err(Error::invalid_request(format!(
-            "{what}.api_version {api_version:?} is not of the form group/version"
+            "{what}.api_version \"{}\" is not of the form group/version",
+            bounded(api_version)
         )));
     }
     if kind.is_empty() {
@@ -481,7 +483,11 @@ impl Error {
     fn unimplemented_kind(kind: &str, api_version: &str, served: &str) -> Self {
         Error::new(
             crate::ErrorKind::Unimplemented,
-            format!("kind {kind} ({api_version}) is not served by this provider; it serves: {served}"),
+            format!(
+                "kind {} ({}) is not served by this provider; it serves: {served}",
+                bounded(kind),
+                bounded(api_version)
+            ),
         )
     }
 }

@@ -52,6 +52,10 @@ impl Bounded<'_> {
 
 impl fmt::Display for Bounded<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The usual case, on every call's hot path: short printable ASCII, as it is.
+        if self.text.len() <= self.max_chars && self.text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return f.write_str(self.text);
+        }
         for (count, c) in self.text.chars().enumerate() {
             if count == self.max_chars {
                 return write!(f, "…({} bytes)", self.text.len());
@@ -133,7 +137,10 @@ mod tests {
     fn controls_and_hiding_characters_are_escaped() {
         assert_eq!(bounded("a\nb\r\tc").to_string(), "a\\nb\\r\\tc");
         assert_eq!(bounded("\u{1b}[31mred").to_string(), "\\u{1b}[31mred");
-        assert_eq!(bounded("x\u{202e}y\u{200b}z\u{7f}").to_string(), "x\\u{202e}y\\u{200b}z\\u{7f}");
+        assert_eq!(
+            bounded("x\u{202e}y\u{200b}z\u{7f}").to_string(),
+            "x\\u{202e}y\\u{200b}z\\u{7f}"
+        );
         assert_eq!(bounded("\u{85}").to_string(), "\\u{85}");
     }
 

@@ -31,6 +31,7 @@
 //! }
 //! ```
 
+mod blocking;
 pub mod certs;
 mod cli;
 pub mod client;
@@ -42,10 +43,12 @@ mod error;
 mod fs;
 mod http;
 mod kind;
+pub mod limits;
 pub mod logging;
 pub mod manifest;
 pub mod metrics;
 mod poll;
+mod preface;
 mod provider;
 mod request;
 pub mod scope;
@@ -70,6 +73,7 @@ pub use server::{RunningProvider, Settings, Transport};
 
 /// Limits the server enforces.
 pub mod server_limits {
+    pub use crate::request::{MAX_REGEXP_BYTES, REGEXP_DFA_SIZE_LIMIT, REGEXP_SIZE_LIMIT};
     pub use crate::server::MAX_RESPONSE_BYTES;
 }
 

@@ -1,5 +1,10 @@
 //! Logging with `tracing`: `RUST_LOG` filters (default: our crates at info,
 //! dependencies at warn); text or JSON lines on stderr.
+//!
+//! Field values and messages can carry text from requests (a remote key, a
+//! provider name). In the text format every control character in them is escaped
+//! (`\n`, `\u{1b}`, …) so a value can neither start a forged log line nor reach a
+//! terminal as an escape sequence; the JSON format escapes them as JSON strings.
 
 use tracing_subscriber::EnvFilter;
 
@@ -25,7 +30,23 @@ pub fn init(format: LogFormat, crate_name: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(escaped_fields()).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Formats fields as `name=value`, space separated, the message bare, with every
+/// control character escaped.
+fn escaped_fields() -> impl for<'writer> tracing_subscriber::fmt::FormatFields<'writer> + Send + Sync + 'static {
+    use std::fmt::Write;
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let mut escaped = crate::display::EscapingWriter(writer);
+        if field.name() == "message" {
+            write!(escaped, "{value:?}")
+        } else {
+            write!(escaped, "{field}={value:?}")
+        }
+    })
+    .delimited(" ")
 }

@@ -18,6 +18,11 @@ struct MethodLabels {
     method: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RejectionLabels {
+    reason: &'static str,
+}
+
 fn duration_histogram() -> Histogram {
     // 0.5 ms … ~16 s
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -33,6 +38,7 @@ pub struct Metrics {
     durations: Family<MethodLabels, Histogram, fn() -> Histogram>,
     reloads: Counter,
     reload_failures: Counter,
+    rejected: Family<RejectionLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -49,6 +55,12 @@ impl Metrics {
         let durations = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(duration_histogram);
         let reloads = Counter::default();
         let reload_failures = Counter::default();
+        let rejected = Family::<RejectionLabels, Counter>::default();
+        registry.register(
+            "provider_requests_rejected",
+            "Calls refused before reaching a handler because a limit was reached, by reason: in_flight, request_memory, request_body_timeout",
+            rejected.clone(),
+        );
         registry.register(
             "grpc_server_requests",
             "gRPC requests handled, by method and status code",
@@ -75,7 +87,31 @@ impl Metrics {
             durations,
             reloads,
             reload_failures,
+            rejected,
         }
+    }
+
+    pub(crate) fn request_rejected(&self, reason: crate::limits::Rejection) {
+        self.rejected
+            .get_or_create(&RejectionLabels { reason: reason.label() })
+            .inc();
+    }
+
+    /// Calls refused so far because a limit was reached, for one reason
+    /// (`in_flight`, `request_memory` or `request_body_timeout`).
+    pub fn requests_rejected(&self, reason: &str) -> u64 {
+        [
+            crate::limits::Rejection::InFlight,
+            crate::limits::Rejection::RequestMemory,
+            crate::limits::Rejection::RequestBodyTimeout,
+        ]
+        .into_iter()
+        .find(|r| r.label() == reason)
+        .map_or(0, |r| {
+            self.rejected
+                .get_or_create(&RejectionLabels { reason: r.label() })
+                .get()
+        })
     }
 
     /// Records one handled request.

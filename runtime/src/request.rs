@@ -1,9 +1,10 @@
 //! What a provider method receives: requests in our own types, checked and with
 //! empty wire strings turned into `None`.
 
-use crate::{Error, Result, SecretMap, SecretValue};
+use crate::{Error, Result, SecretMap, SecretValue, bounded};
 use eso_proto::provider::v1 as wire;
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 fn non_empty(s: String) -> Option<String> {
     if s.is_empty() { None } else { Some(s) }
@@ -47,8 +48,26 @@ impl RemoteRef {
     }
 }
 
+/// The longest `find.name.regexp` accepted, in bytes.
+pub const MAX_REGEXP_BYTES: usize = 4096;
+
+/// The most memory a compiled `find.name.regexp` may take (the regex crate's
+/// `size_limit`); a larger program is refused as `INVALID_ARGUMENT`. Big enough
+/// for a Unicode class repeated 64 times (`[\w-]{1,64}` takes 3.2 MB), small
+/// enough to refuse nested counted repetitions that compile to tens of MB.
+pub const REGEXP_SIZE_LIMIT: usize = 4 << 20;
+
+/// The lazy DFA's cache per compiled `find.name.regexp` (the regex crate's
+/// `dfa_size_limit`).
+pub const REGEXP_DFA_SIZE_LIMIT: usize = 2 << 20;
+
 /// Which secrets GetAllSecrets asks for. The runtime has compiled the name
-/// expression already, so an invalid one never reaches the provider.
+/// expression already (with size limits, off the async workers), so an invalid
+/// or oversized one never reaches the provider.
+///
+/// Filter many keys with [`select`](Self::select): it matches on the runtime's
+/// bounded blocking pool and stops at the caller's deadline. [`matches`](Self::matches)
+/// is for a single key.
 #[derive(Debug, Clone)]
 pub struct FindQuery {
     /// Only secrets whose key starts with this path.
@@ -57,21 +76,64 @@ pub struct FindQuery {
     pub name: Option<regex::Regex>,
     /// Only secrets carrying all of these tags.
     pub tags: BTreeMap<String, String>,
+    /// The caller's deadline, when it sent one.
+    deadline: Option<Instant>,
+}
+
+/// Compiles a `find.name.regexp` within [`MAX_REGEXP_BYTES`], [`REGEXP_SIZE_LIMIT`]
+/// and [`REGEXP_DFA_SIZE_LIMIT`].
+pub(crate) fn compile_find_regexp(expression: &str) -> Result<regex::Regex> {
+    if expression.len() > MAX_REGEXP_BYTES {
+        return Err(Error::invalid_request(format!(
+            "find.name.regexp is {} bytes long; at most {MAX_REGEXP_BYTES} are accepted",
+            expression.len()
+        )));
+    }
+    regex::RegexBuilder::new(expression)
+        .size_limit(REGEXP_SIZE_LIMIT)
+        .dfa_size_limit(REGEXP_DFA_SIZE_LIMIT)
+        .build()
+        .map_err(|error| match error {
+            regex::Error::CompiledTooBig(limit) => Error::invalid_request(format!(
+                "find.name.regexp compiles to more than the limit of {limit} bytes; simplify it (fewer or smaller counted repetitions such as {{1,200}})"
+            )),
+            other => Error::invalid_request(format!(
+                "find.name.regexp is not a valid regular expression: {}",
+                bounded(&other.to_string()).at_most(1024)
+            )),
+        })
 }
 
 impl FindQuery {
-    pub(crate) fn from_wire(find: Option<wire::ExternalSecretFind>) -> Result<Self> {
+    /// A query from its parts; `name` is compiled as `find.name.regexp` is.
+    pub fn new(path: Option<String>, name: Option<&str>, tags: BTreeMap<String, String>) -> Result<Self> {
+        let name = name.filter(|n| !n.is_empty()).map(compile_find_regexp).transpose()?;
+        Ok(FindQuery {
+            path: path.filter(|p| !p.is_empty()),
+            name,
+            tags,
+            deadline: None,
+        })
+    }
+
+    /// Checks and compiles the wire query off the async workers.
+    pub(crate) async fn from_wire(find: Option<wire::ExternalSecretFind>, deadline: Option<Instant>) -> Result<Self> {
         let find = find.ok_or_else(|| Error::invalid_request("find is missing"))?;
-        let name = match find.name.map(|n| n.regexp).filter(|r| !r.is_empty()) {
-            Some(expression) => Some(regex::Regex::new(&expression).map_err(|error| {
-                Error::invalid_request(format!("find.name.regexp is not a valid regular expression: {error}"))
-            })?),
+        let expression = find.name.map(|n| n.regexp).filter(|r| !r.is_empty());
+        let name = match expression {
+            Some(expression) => Some(
+                crate::blocking::run("compiling find.name.regexp", deadline, move |_| {
+                    compile_find_regexp(&expression)
+                })
+                .await?,
+            ),
             None => None,
         };
         let query = FindQuery {
             path: non_empty(find.path),
             name,
             tags: find.tags.into_iter().collect(),
+            deadline,
         };
         if query.path.is_none() && query.name.is_none() && query.tags.is_empty() {
             return Err(Error::invalid_request(
@@ -81,11 +143,59 @@ impl FindQuery {
         Ok(query)
     }
 
-    /// Whether a secret with this key and these tags is asked for.
+    /// The same query without its tags: for backends that list keys first and read
+    /// tags only for the keys whose path and name match.
+    pub fn without_tags(&self) -> Self {
+        FindQuery {
+            tags: BTreeMap::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The caller's deadline, when it sent one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Whether a secret with this key and these tags is asked for. For one key;
+    /// filter many with [`select`](Self::select).
     pub fn matches(&self, key: &str, tags: &BTreeMap<String, String>) -> bool {
         self.path.as_deref().is_none_or(|p| key.starts_with(p))
             && self.name.as_ref().is_none_or(|r| r.is_match(key))
             && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+    }
+
+    /// Keeps the `candidates` for which `keep(query, candidate)` holds, matching on
+    /// the runtime's bounded blocking pool, never on the async workers. It stops
+    /// with `DEADLINE_EXCEEDED` once the caller's deadline passes (30 s when it sent
+    /// none) and as soon as the call is cancelled.
+    ///
+    /// ```
+    /// # async fn example(find: &eso_runtime::FindQuery) -> eso_runtime::Result<()> {
+    /// use std::collections::BTreeMap;
+    /// let listed = vec![("app/db".to_string(), BTreeMap::new()), ("app/cache".to_string(), BTreeMap::new())];
+    /// let wanted = find.select(listed, |find, (key, tags)| find.matches(key, tags)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn select<T, F>(&self, candidates: Vec<T>, keep: F) -> Result<Vec<T>>
+    where
+        T: Send + 'static,
+        F: Fn(&FindQuery, &T) -> bool + Send + 'static,
+    {
+        let query = self.clone();
+        crate::blocking::run("matching find", self.deadline, move |checkpoint| {
+            let mut kept = Vec::new();
+            // One look at the clock and the cancel flag per key: ~25 ns, next to a
+            // match that a hostile expression can make take 100 ms on a long key.
+            for candidate in candidates {
+                checkpoint.check()?;
+                if keep(&query, &candidate) {
+                    kept.push(candidate);
+                }
+            }
+            Ok(kept)
+        })
+        .await
     }
 }
 
@@ -152,7 +262,8 @@ impl PushRequest {
             && !secret_data.contains_key(key)
         {
             return Err(Error::invalid_request(format!(
-                "push_secret_data.secret_key {key} is not in secret_data"
+                "push_secret_data.secret_key {} is not in secret_data",
+                bounded(key)
             )));
         }
         Ok(PushRequest {
@@ -177,13 +288,14 @@ impl PushRequest {
                 .secret_data
                 .get(key)
                 .cloned()
-                .ok_or_else(|| Error::invalid_request(format!("secret_key {key} is not in secret_data"))),
+                .ok_or_else(|| Error::invalid_request(format!("secret_key {} is not in secret_data", bounded(key)))),
             None => {
                 let mut object = serde_json::Map::new();
                 for (key, value) in &self.secret_data {
                     let text = value.expose_str().ok_or_else(|| {
                         Error::invalid_request(format!(
-                            "secret_data[{key}] is not UTF-8 and cannot be pushed as part of a whole Secret"
+                            "secret_data[{}] is not UTF-8 and cannot be pushed as part of a whole Secret",
+                            bounded(key)
                         ))
                     })?;
                     object.insert(key.clone(), serde_json::Value::String(text.to_string()));
@@ -209,14 +321,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn find_matches_path_name_and_tags() {
-        let query = FindQuery::from_wire(Some(wire::ExternalSecretFind {
-            path: "app/".into(),
-            name: Some(wire::FindName { regexp: "db-.*".into() }),
-            tags: [("env".to_string(), "prod".to_string())].into(),
-            ..Default::default()
-        }));
+    #[tokio::test]
+    async fn find_matches_path_name_and_tags() {
+        let query = FindQuery::from_wire(
+            Some(wire::ExternalSecretFind {
+                path: "app/".into(),
+                name: Some(wire::FindName { regexp: "db-.*".into() }),
+                tags: [("env".to_string(), "prod".to_string())].into(),
+                ..Default::default()
+            }),
+            None,
+        )
+        .await;
         let Ok(query) = query else {
             panic!("valid query refused")
         };
@@ -227,12 +343,66 @@ mod tests {
         assert!(!query.matches("app/db-main", &BTreeMap::new()));
     }
 
-    #[test]
-    fn bad_regexp_is_invalid_request() {
-        let query = FindQuery::from_wire(Some(wire::ExternalSecretFind {
-            name: Some(wire::FindName { regexp: "(".into() }),
-            ..Default::default()
-        }));
+    #[tokio::test]
+    async fn bad_regexp_is_invalid_request() {
+        let query = FindQuery::from_wire(
+            Some(wire::ExternalSecretFind {
+                name: Some(wire::FindName { regexp: "(".into() }),
+                ..Default::default()
+            }),
+            None,
+        )
+        .await;
         assert!(matches!(query, Err(e) if e.kind() == crate::ErrorKind::InvalidRequest));
+    }
+
+    #[test]
+    fn oversized_regexps_are_refused_naming_the_limit() {
+        // Nested counted repetitions of a Unicode class: about 10 MB compiled.
+        let error = compile_find_regexp(r"(?:[\w\W]{1,200}){1,50}#").err();
+        let message = error.as_ref().map(|e| (e.kind(), e.message().to_string()));
+        assert!(
+            matches!(&message, Some((crate::ErrorKind::InvalidRequest, m)) if m.contains(&REGEXP_SIZE_LIMIT.to_string())),
+            "{message:?}"
+        );
+        let long = "a".repeat(MAX_REGEXP_BYTES + 1);
+        let error = compile_find_regexp(&long).err().map(|e| e.message().to_string());
+        assert!(error.is_some_and(|m| m.contains("4097 bytes long") && m.len() < 200));
+        // Ordinary expressions, and a Unicode class repeated 64 times, still compile.
+        for fine in ["db-.*", "^app/.*-prod$", "(?i)secret|password|token", r"[\w-]{1,64}"] {
+            assert!(compile_find_regexp(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[tokio::test]
+    async fn select_keeps_what_matches_in_order() -> Result<()> {
+        let query = FindQuery::new(Some("app/".into()), Some("db-[0-9]+$"), BTreeMap::new())?;
+        let keys: Vec<String> = (0..1000)
+            .map(|i| format!("app/db-{i}"))
+            .chain(["app/cache".into()])
+            .collect();
+        let kept = query.select(keys, |q, key| q.matches(key, &BTreeMap::new())).await?;
+        assert_eq!(kept.len(), 1000);
+        assert_eq!(kept.first().map(String::as_str), Some("app/db-0"));
+        assert_eq!(kept.last().map(String::as_str), Some("app/db-999"));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn select_stops_at_the_deadline() -> Result<()> {
+        // Slow on purpose: the lazy DFA gives up and the PikeVM walks ~3,200 states a byte.
+        let mut query = FindQuery::new(None, Some("(?:a{1,40}){1,40}#"), BTreeMap::new())?;
+        query.deadline = Some(Instant::now() + std::time::Duration::from_millis(300));
+        let keys: Vec<String> = (0..200).map(|i| format!("{}{i}", "a".repeat(5000))).collect();
+        let started = Instant::now();
+        let result = query.select(keys, |q, key| q.matches(key, &BTreeMap::new())).await;
+        assert!(
+            matches!(&result, Err(e) if e.kind() == crate::ErrorKind::DeadlineExceeded),
+            "{:?}",
+            result.map(|k| k.len())
+        );
+        // Stopped within a key or so of the deadline, not after the ~25 s the whole set takes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        Ok(())
     }
 }

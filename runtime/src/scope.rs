@@ -17,7 +17,7 @@
 //! asked for credentials on a call without `source_namespace` (cluster store
 //! validation), which Validate reports in-band.
 
-use crate::{Error, Result};
+use crate::{Error, Result, bounded};
 use std::collections::BTreeMap;
 
 /// The annotation on a provider object that sets a cluster store's authentication scope.
@@ -85,7 +85,10 @@ impl Scope {
                 store_ref_kind
             };
             return Err(Error::permission_denied(format!(
-                "a namespaced store ({store_name}) in namespace {source} may not use a provider object in namespace {object_namespace}"
+                "a namespaced store ({}) in namespace {} may not use a provider object in namespace {}",
+                bounded(store_name),
+                bounded(source),
+                bounded(&object_namespace)
             )));
         }
         Ok(Scope {
@@ -106,7 +109,8 @@ impl Scope {
                 Some("ManifestNamespace") => AuthenticationScope::ManifestNamespace,
                 Some(other) => {
                     return Err(Error::invalid_config(format!(
-                        "annotation {AUTHENTICATION_SCOPE_ANNOTATION} is {other:?}; expected ProviderNamespace or ManifestNamespace"
+                        "annotation {AUTHENTICATION_SCOPE_ANNOTATION} is \"{}\"; expected ProviderNamespace or ManifestNamespace",
+                        bounded(other)
                     )));
                 }
             };
@@ -155,8 +159,9 @@ impl Scope {
         match (self.store, self.authentication) {
             (StoreKind::Namespaced, _) => match requested {
                 Some(ns) if ns != self.object_namespace => Err(Error::permission_denied(format!(
-                    "a namespaced store may only read credentials from its own namespace {}, not {ns}",
-                    self.object_namespace
+                    "a namespaced store may only read credentials from its own namespace {}, not {}",
+                    bounded(&self.object_namespace),
+                    bounded(ns)
                 ))),
                 _ => Ok(self.object_namespace.clone()),
             },
@@ -166,7 +171,8 @@ impl Scope {
             (StoreKind::Cluster, AuthenticationScope::ManifestNamespace) => {
                 if let Some(ns) = requested {
                     return Err(Error::permission_denied(format!(
-                        "authentication scope ManifestNamespace reads credentials from the ExternalSecret's namespace; a selector may not name namespace {ns}"
+                        "authentication scope ManifestNamespace reads credentials from the ExternalSecret's namespace; a selector may not name namespace {}",
+                        bounded(ns)
                     )));
                 }
                 self.source_namespace.clone().ok_or_else(|| {

@@ -3,7 +3,9 @@
 
 use crate::dispatch::Registry;
 use crate::http::{HttpState, serve_http};
+use crate::limits::{AdmissionLayer, Limits};
 use crate::metrics::Metrics;
+use crate::preface::expect_preface;
 use crate::service::{GeneratorService, Services, StoreService};
 use crate::source::Source;
 use crate::tls::{CertPaths, ExpectedNames, TlsReloader};
@@ -24,6 +26,16 @@ pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// h2's default: streams a client opened and reset before we accepted them.
+const MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+
+/// hyper's default, which tonic switches off unless set: streams we reset because
+/// the client broke the protocol, before the connection is closed with GOAWAY.
+const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+
+/// The request headers one call may send (grpc-go's default limit is 16 KiB).
+const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
 
 /// How the gRPC port is secured.
 #[derive(Debug, Clone)]
@@ -57,6 +69,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// How long to keep serving, reporting not ready, before draining begins.
     pub shutdown_delay: Duration,
+    /// What one caller can make the server hold: streams, calls, request bytes, time.
+    pub limits: Limits,
 }
 
 /// A started provider. Dropping it does not stop it; call [`shutdown`](Self::shutdown).
@@ -118,12 +132,16 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
 /// Accepts TCP connections and completes TLS handshakes off the accept loop, so a
 /// slow client never holds up others. Each handshake uses the config in force when
 /// it starts, so reloaded certificates apply to new connections at once.
+/// A connection handed to the gRPC server: TLS done (or plaintext), HTTP/2 preface read.
+type Accepted<T> = crate::preface::Rewind<T>;
+
 fn tls_incoming(
     listener: TcpListener,
     reloader: Arc<TlsReloader>,
     allowed_clients: Arc<Vec<String>>,
+    preface_timeout: Duration,
     stop: CancellationToken,
-) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<tokio_rustls::server::TlsStream<TcpStream>>> {
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Accepted<tokio_rustls::server::TlsStream<TcpStream>>>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -146,13 +164,52 @@ fn tls_incoming(
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => match client_identity_refusal(&tls, &allowed_clients) {
-                        None => {
-                            let _ = sender.send(Ok(tls)).await;
-                        }
+                        None => match expect_preface(tls, preface_timeout).await {
+                            Ok(tls) => {
+                                let _ = sender.send(Ok(tls)).await;
+                            }
+                            Err(error) => tracing::info!(%peer, %error, "connection closed before HTTP/2"),
+                        },
                         Some(reason) => tracing::warn!(%peer, %reason, "client refused"),
                     },
                     Ok(Err(error)) => tracing::info!(%peer, %error, "TLS handshake refused"),
                     Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+/// Plaintext connections (debugging only), with the same HTTP/2 preface rule.
+fn plaintext_incoming(
+    listener: TcpListener,
+    preface_timeout: Duration,
+    stop: CancellationToken,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Accepted<TcpStream>>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stop.cancelled() => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                match expect_preface(stream, preface_timeout).await {
+                    Ok(stream) => {
+                        let _ = sender.send(Ok(stream)).await;
+                    }
+                    Err(error) => tracing::info!(%peer, %error, "connection closed before HTTP/2"),
                 }
             });
         }
@@ -284,18 +341,29 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
         source: Arc::clone(&source),
         metrics: Arc::clone(&metrics),
     };
+    let limits = settings.limits.clone();
     let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .tcp_nodelay(true)
+        // Streams per connection, advertised; h2's limits on reset streams kept on
+        // (tonic leaves the locally-reset one off unless asked).
+        .max_concurrent_streams(Some(limits.max_concurrent_streams))
+        .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
+        .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESET_STREAMS))
+        .http2_max_header_list_size(Some(MAX_HEADER_LIST_BYTES))
+        .layer(AdmissionLayer::new(limits.clone(), Arc::clone(&metrics)))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
             SecretStoreProviderServer::new(StoreService(services.clone()))
+                .max_decoding_message_size(limits.max_request_bytes)
                 .max_encoding_message_size(MAX_RESPONSE_BYTES),
         )
         .add_service(
-            GeneratorProviderServer::new(GeneratorService(services)).max_encoding_message_size(MAX_RESPONSE_BYTES),
+            GeneratorProviderServer::new(GeneratorService(services))
+                .max_decoding_message_size(limits.max_request_bytes)
+                .max_encoding_message_size(MAX_RESPONSE_BYTES),
         );
 
     let drain = CancellationToken::new();
@@ -317,11 +385,17 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
         let serve: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::transport::Error>> + Send>> =
             match reloader {
                 Some((reloader, allowed_clients)) => Box::pin(router.serve_with_incoming_shutdown(
-                    tls_incoming(grpc_listener, reloader, allowed_clients, drain.clone()),
+                    tls_incoming(
+                        grpc_listener,
+                        reloader,
+                        allowed_clients,
+                        limits.preface_timeout,
+                        drain.clone(),
+                    ),
                     drain.clone().cancelled_owned(),
                 )),
                 None => Box::pin(router.serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                    plaintext_incoming(grpc_listener, limits.preface_timeout, drain.clone()),
                     drain.clone().cancelled_owned(),
                 )),
             };

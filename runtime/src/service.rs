@@ -7,7 +7,7 @@ use crate::metrics::Metrics;
 use crate::scope::Scope;
 use crate::secret::map_into_wire;
 use crate::source::{Source, StoredObject};
-use crate::{Error, ErrorKind, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result};
+use crate::{Error, ErrorKind, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, bounded};
 use eso_proto::generator::v1 as gen_wire;
 use eso_proto::provider::v1 as wire;
 use std::future::Future;
@@ -31,7 +31,9 @@ impl Services {
         object: String,
         call: impl Future<Output = Result<T>>,
     ) -> Result<Response<T>, Status> {
-        let span = tracing::info_span!("rpc", method, object = %object);
+        // A debug span: at the default level no span is built per call; failures
+        // name the method and object in their own events below.
+        let span = tracing::debug_span!("rpc", method, object = %object);
         let started = Instant::now();
         // A call whose caller left (or whose deadline passed) is dropped mid-way;
         // the guard counts it as CANCELLED.
@@ -55,9 +57,9 @@ impl Services {
                 let code = error.kind().code();
                 self.metrics.observe_request(method, code, elapsed);
                 if error.kind() == ErrorKind::SecretNotFound {
-                    tracing::info!(code = ?code, error = %error, "secret not found");
+                    tracing::info!(method, object = %object, code = ?code, error = %error, "secret not found");
                 } else {
-                    tracing::warn!(code = ?code, error = %error, "call failed");
+                    tracing::warn!(method, object = %object, code = ?code, error = %error, "call failed");
                 }
                 Err(error.into())
             }
@@ -84,8 +86,8 @@ impl Services {
             Error::invalid_config(format!(
                 "{} {}/{} not found",
                 gvk.kind,
-                scope.object_namespace(),
-                reference.name
+                bounded(scope.object_namespace()),
+                bounded(&reference.name)
             ))
         })?;
         let scope = scope
@@ -122,6 +124,12 @@ impl Drop for CancelledGuard<'_> {
     }
 }
 
+/// The deadline the caller sent in `grpc-timeout`, from now.
+fn request_deadline<T>(request: &Request<T>) -> Option<std::time::Instant> {
+    let header = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    crate::blocking::grpc_deadline(header, Instant::now())
+}
+
 fn describe(reference: Option<&wire::ProviderReference>, source_namespace: &str) -> String {
     match reference {
         Some(r) => {
@@ -130,7 +138,7 @@ fn describe(reference: Option<&wire::ProviderReference>, source_namespace: &str)
             } else {
                 &r.namespace
             };
-            format!("{} {namespace}/{}", r.kind, r.name)
+            format!("{} {}/{}", bounded(&r.kind), bounded(namespace), bounded(&r.name))
         }
         None => "-".into(),
     }
@@ -144,7 +152,7 @@ fn describe_generator(reference: Option<&gen_wire::GeneratorRef>, source_namespa
             } else {
                 &r.namespace
             };
-            format!("{} {namespace}/{}", r.kind, r.name)
+            format!("{} {}/{}", bounded(&r.kind), bounded(namespace), bounded(&r.name))
         }
         None => "-".into(),
     }
@@ -253,6 +261,7 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
         &self,
         request: Request<wire::GetAllSecretsRequest>,
     ) -> Result<Response<wire::GetAllSecretsResponse>, Status> {
+        let deadline = request_deadline(&request);
         let request = request.into_inner();
         let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
         self.0
@@ -260,7 +269,7 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
                 let (store, call) = self
                     .0
                     .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
-                let find = FindQuery::from_wire(request.find)?;
+                let find = FindQuery::from_wire(request.find, deadline).await?;
                 let secrets = store.get_all_secrets(&call, &find).await?;
                 Ok(wire::GetAllSecretsResponse {
                     secrets: map_into_wire(secrets),
@@ -354,7 +363,12 @@ impl gen_wire::generator_provider_server::GeneratorProvider for GeneratorService
                     self.resolve(request.generator_ref.as_ref(), &request.source_namespace)?;
                 let gvk = generator.gvk();
                 let object = self.0.find_object(&gvk, &scope, &name)?.ok_or_else(|| {
-                    Error::invalid_config(format!("{} {}/{name} not found", gvk.kind, scope.object_namespace()))
+                    Error::invalid_config(format!(
+                        "{} {}/{} not found",
+                        gvk.kind,
+                        bounded(scope.object_namespace()),
+                        bounded(&name)
+                    ))
                 })?;
                 let call = Resolved {
                     object,

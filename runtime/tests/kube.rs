@@ -1039,3 +1039,34 @@ async fn the_client_cache_is_bounded_and_drops_idle_clients() {
     assert_eq!(connects.load(Ordering::SeqCst), 2, "an idle client was kept");
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_secret_name_no_object_can_have_never_reaches_the_api_server() {
+    let mut w = world(Echo::default(), |api| {
+        api.apply(
+            "echos",
+            echo_object(
+                "team-a",
+                "backend",
+                json!({"credentials": {"name": "creds,metadata.namespace=kube-system", "key": "token"}}),
+            ),
+        )
+        .unwrap();
+    })
+    .await;
+    let failure = get(
+        &mut w.client,
+        request("SecretStore", "team-a", "backend", "team-a", "credential"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(failure.code, tonic::Code::FailedPrecondition, "{}", failure.message);
+    assert!(failure.message.contains("cannot exist"), "{}", failure.message);
+    assert!(
+        w.api.requests().iter().all(|r| !r.path.ends_with("/secrets")),
+        "{:?}",
+        w.api.requests()
+    );
+    assert_eq!(w.source.watched_secrets(), 0);
+    w.provider.stop().await.unwrap();
+}

@@ -585,6 +585,7 @@ async fn plaintext_serves_only_when_asked_for() {
         reload_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),
         shutdown_delay: Duration::ZERO,
+        limits: Default::default(),
     };
     let running = provider(Echo::default()).start(settings, source).await.unwrap();
     let address = format!("127.0.0.1:{}", running.grpc_addr().port());

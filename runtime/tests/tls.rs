@@ -462,6 +462,7 @@ async fn a_provider_with_unusable_certificates_does_not_start() {
         reload_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),
         shutdown_delay: Duration::ZERO,
+        limits: Default::default(),
     };
     let error = provider(Echo::default())
         .start(settings, source)
@@ -491,6 +492,7 @@ async fn allowed_client_names_pin_the_callers_identity() {
         reload_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),
         shutdown_delay: Duration::ZERO,
+        limits: Default::default(),
     };
     let running = provider(Echo::default()).start(settings, source).await.unwrap();
     let address = format!("localhost:{}", running.grpc_addr().port());

@@ -176,8 +176,8 @@ impl SecretStore for FakeStore {
 
     async fn get_all_secrets(&self, client: &FakeClient, find: &FindQuery) -> Result<SecretMap> {
         client.simulate_latency().await;
-        let mut found = SecretMap::new();
-        // Spec entries: the unversioned value, else the last version listed.
+        // Spec entries: the unversioned value, else the last version listed; a
+        // pushed secret replaces the entry of the same key.
         let mut latest: BTreeMap<&str, &FakeEntry> = BTreeMap::new();
         for entry in &client.entries {
             let replace = latest
@@ -187,19 +187,25 @@ impl SecretStore for FakeStore {
                 latest.insert(&entry.key, entry);
             }
         }
-        for (key, entry) in latest {
-            if find.matches(key, &entry.tags) {
-                found.insert(key.to_string(), SecretValue::from(entry.value.as_str()));
-            }
-        }
+        let mut candidates: BTreeMap<String, (SecretValue, BTreeMap<String, String>)> = latest
+            .into_iter()
+            .map(|(key, entry)| {
+                (
+                    key.to_string(),
+                    (SecretValue::from(entry.value.as_str()), entry.tags.clone()),
+                )
+            })
+            .collect();
         for (key, pushed) in client.pushed()?.iter() {
-            if find.matches(key, &pushed.tags) {
-                found.insert(key.clone(), pushed.value.clone());
-            } else {
-                found.remove(key);
-            }
+            candidates.insert(key.clone(), (pushed.value.clone(), pushed.tags.clone()));
         }
-        Ok(found)
+        // Matched off the async workers, up to the caller's deadline.
+        let found = find
+            .select(candidates.into_iter().collect(), |find, (key, (_, tags))| {
+                find.matches(key, tags)
+            })
+            .await?;
+        Ok(found.into_iter().map(|(key, (value, _))| (key, value)).collect())
     }
 
     async fn push_secret(&self, client: &FakeClient, push: &PushRequest) -> Result<()> {

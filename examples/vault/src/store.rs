@@ -563,18 +563,14 @@ impl SecretStore for VaultStore {
             check_key("find.path", folder.trim_end_matches('/'))?;
         }
         // Path and name are checked before anything is read; tags need the metadata.
-        let path_and_name = FindQuery {
-            path: find.path.clone(),
-            name: find.name.clone(),
-            tags: BTreeMap::new(),
-        };
-        let no_tags = BTreeMap::new();
-        let candidates: Vec<String> = kv
-            .list_recursive(&folder)
-            .await?
-            .into_iter()
-            .filter(|key| path_and_name.matches(key, &no_tags))
-            .collect();
+        // Matched off the async workers, up to the caller's deadline.
+        let listed = kv.list_recursive(&folder).await?;
+        let candidates: Vec<String> = find
+            .without_tags()
+            .select(listed, |path_and_name, key| {
+                path_and_name.matches(key, &BTreeMap::new())
+            })
+            .await?;
         // Read the candidates a few at a time: tags first when asked for, then the data.
         let reads = futures::stream::iter(candidates).map(|key| async move {
             if !find.tags.is_empty() {

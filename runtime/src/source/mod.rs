@@ -56,7 +56,14 @@ impl StoredObject {
 
 impl fmt::Display for StoredObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        use crate::bounded;
+        write!(
+            f,
+            "{} {}/{}",
+            bounded(&self.kind),
+            bounded(&self.namespace),
+            bounded(&self.name)
+        )
     }
 }
 

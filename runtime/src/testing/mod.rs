@@ -15,6 +15,7 @@ pub mod requests;
 
 use crate::certs::CertificateSet;
 use crate::client::{ClientTls, ProviderClient};
+use crate::limits::Limits;
 use crate::server::{Settings, Transport};
 use crate::source::files::FilesSource;
 use crate::tls::{CertPaths, ExpectedNames};
@@ -50,6 +51,20 @@ impl TestProvider {
 
     /// Starts with a given shutdown grace period.
     pub async fn start_with_grace(provider: Provider, manifests: &str, shutdown_grace: Duration) -> Result<Self> {
+        Self::start_files(provider, manifests, shutdown_grace, Limits::default()).await
+    }
+
+    /// Starts with other server limits (streams, in-flight calls, request memory, timeouts).
+    pub async fn start_with_limits(provider: Provider, manifests: &str, limits: Limits) -> Result<Self> {
+        Self::start_files(provider, manifests, Duration::from_secs(5), limits).await
+    }
+
+    async fn start_files(
+        provider: Provider,
+        manifests: &str,
+        shutdown_grace: Duration,
+        limits: Limits,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir().map_err(io)?;
         let manifests_dir = dir.path().join("manifests");
         std::fs::create_dir_all(&manifests_dir).map_err(io)?;
@@ -57,14 +72,14 @@ impl TestProvider {
         let source = Arc::new(FilesSource::load(&manifests_dir)?);
         let reloader = source.spawn_reloader(TEST_RELOAD_INTERVAL);
         let files = Some((Arc::clone(&source), reloader));
-        Self::start_in(dir, provider, source, files, shutdown_grace).await
+        Self::start_in(dir, provider, source, files, shutdown_grace, limits).await
     }
 
     /// Starts `provider` with any source, e.g. a [`KubeSource`](crate::source::kube::KubeSource)
     /// on a [`kube_api::FakeApiServer`].
     pub async fn start_with_source(provider: Provider, source: Arc<dyn crate::source::Source>) -> Result<Self> {
         let dir = tempfile::tempdir().map_err(io)?;
-        Self::start_in(dir, provider, source, None, Duration::from_secs(5)).await
+        Self::start_in(dir, provider, source, None, Duration::from_secs(5), Limits::default()).await
     }
 
     async fn start_in(
@@ -73,6 +88,7 @@ impl TestProvider {
         source: Arc<dyn crate::source::Source>,
         files: Option<(Arc<FilesSource>, tokio::task::JoinHandle<()>)>,
         shutdown_grace: Duration,
+        limits: Limits,
     ) -> Result<Self> {
         let certificates = CertificateSet::generate(&["localhost".to_string(), "127.0.0.1".to_string()])?;
         certificates.write(dir.path())?;
@@ -90,6 +106,7 @@ impl TestProvider {
             reload_interval: TEST_RELOAD_INTERVAL,
             shutdown_grace,
             shutdown_delay: Duration::ZERO,
+            limits,
         };
         let running = provider.start(settings, source).await?;
         Ok(TestProvider {

@@ -24,7 +24,7 @@ selector or resource list is never mixed with the default one); null removes a d
 
 {{/* The values that are sections of settings (objects the schema lists the keys of). */}}
 {{- define "eso-gen.sections" -}}
-image tls serviceAccount rbac service networkPolicy networkPolicy.core networkPolicy.metrics providerClass crds podDisruptionBudget autoscaling serviceMonitor certManager certManager.issuerRef
+image tls limits serviceAccount rbac service networkPolicy networkPolicy.core networkPolicy.metrics providerClass crds podDisruptionBudget autoscaling serviceMonitor certManager certManager.issuerRef
 {{- end -}}
 
 {{- define "eso-gen.merge" -}}

@@ -192,3 +192,5 @@ macro_rules! check {
         }
     }};
 }
+
+pub mod process;

@@ -288,7 +288,7 @@ impl KubeSource {
         let cache = WatchCache::new(format!("Secret {namespace}/{name}"), self.epoch);
         cache.touch();
         let api = Api::<Secret>::namespaced(self.client.clone(), namespace);
-        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let config = watcher::Config::default().fields(&format!("metadata.name={}", escape_field_selector_value(name)));
         let events = watcher(api, config).backoff(watch_backoff(&self.settings));
         let task = tokio::spawn(cache::run(Arc::clone(&cache), events, convert::stored_secret));
         let watch = Arc::new(SecretWatch {
@@ -361,6 +361,9 @@ impl Source for KubeSource {
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<Arc<StoredSecret>>>> {
         Box::pin(async move {
+            // A name no Secret can have is never sent to the API server (it would
+            // also change the watch's field selector).
+            check_secret_name(namespace, name)?;
             let watch = self.secret_watch(namespace, name)?;
             if !watch.cache.is_synced() {
                 let timeout = self.settings.secret_load_timeout;
@@ -400,5 +403,71 @@ impl Source for KubeSource {
             state,
             previous: object.status.clone(),
         });
+    }
+}
+
+/// Refuses a Secret namespace or name no Kubernetes object can have: a namespace
+/// is a DNS-1123 label, a Secret's name a DNS-1123 subdomain.
+fn check_secret_name(namespace: &str, name: &str) -> Result<()> {
+    fn label_chars(text: &str) -> bool {
+        text.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !text.starts_with('-')
+            && !text.ends_with('-')
+    }
+    let namespace_ok = !namespace.is_empty() && namespace.len() <= 63 && label_chars(namespace);
+    let name_ok =
+        !name.is_empty() && name.len() <= 253 && name.split('.').all(|part| !part.is_empty() && label_chars(part));
+    if namespace_ok && name_ok {
+        return Ok(());
+    }
+    Err(Error::invalid_config(format!(
+        "Secret {}/{} cannot exist: a namespace is a DNS-1123 label and a Secret's name a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')",
+        crate::bounded(namespace),
+        crate::bounded(name)
+    )))
+}
+
+/// Escapes a value for a Kubernetes field selector (`\`, `,` and `=` are special),
+/// as apimachinery's `fields.EscapeValue` does.
+fn escape_field_selector_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '\\' | ',' | '=') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_are_checked_before_any_request() {
+        assert!(check_secret_name("team-a", "db-creds").is_ok());
+        assert!(check_secret_name("team-a", "tls.example.com").is_ok());
+        for (namespace, name) in [
+            ("team-a", "a,metadata.namespace=kube-system"),
+            ("team-a", "UPPER"),
+            ("team-a", ""),
+            ("team-a", "a..b"),
+            ("team-a", "-a"),
+            ("Team", "a"),
+            ("", "a"),
+            ("team-a", "a\nb"),
+        ] {
+            assert!(check_secret_name(namespace, name).is_err(), "{namespace}/{name}");
+        }
+        let long = "a".repeat(254);
+        assert!(check_secret_name("team-a", &long).is_err());
+    }
+
+    #[test]
+    fn field_selector_values_are_escaped() {
+        assert_eq!(escape_field_selector_value("plain"), "plain");
+        assert_eq!(escape_field_selector_value("a,b=c\\d"), "a\\,b\\=c\\\\d");
     }
 }
