@@ -168,7 +168,8 @@ mod tests {
     #[test]
     fn the_escaping_writer_escapes_everything_it_is_given() {
         let mut out = String::new();
-        let _ = write!(EscapingWriter(&mut out), "{}|{}", "a\nb", "\u{1b}c");
+        let (first, second) = ("a\nb", "\u{1b}c");
+        let _ = write!(EscapingWriter(&mut out), "{first}|{second}");
         assert_eq!(out, "a\\nb|\\u{1b}c");
     }
 }
