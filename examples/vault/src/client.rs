@@ -12,7 +12,7 @@
 use crate::key::key_problem;
 use crate::spec::Connection;
 use eso_runtime::{Ctx, Error, Result, SecretValue, bounded, without_quoted_values};
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 use std::sync::Arc;
@@ -421,7 +421,7 @@ impl VaultClient {
         token: Option<Arc<HeaderValue>>,
     ) -> Result<Reply> {
         let url = self.url(path, query)?;
-        let mut request = self.http.request(method, url);
+        let mut request = self.http.request(method, url.clone());
         if let Some(token) = token {
             request = request.header(TOKEN_HEADER, token.as_ref().clone());
         }
@@ -440,6 +440,9 @@ impl VaultClient {
             ))
         })?;
         let status = response.status();
+        let redirect = status
+            .is_redirection()
+            .then(|| redirect_target(&url, response.headers()));
         let bytes = response.bytes().await.map_err(|error| {
             Error::unavailable(format!(
                 "{}: reading Vault's answer failed: {}",
@@ -452,7 +455,7 @@ impl VaultClient {
         } else {
             serde_json::from_slice(&bytes).unwrap_or(Value::Null)
         };
-        Ok(Reply { status, body })
+        Ok(Reply { status, body, redirect })
     }
 
     /// Calls the Vault API with the client's token. A 404 is `Answer::Missing` with
@@ -571,9 +574,19 @@ impl VaultClient {
             StatusCode::FORBIDDEN => Error::permission_denied(message),
             StatusCode::METHOD_NOT_ALLOWED => Error::invalid_config(message),
             StatusCode::PRECONDITION_FAILED | StatusCode::TOO_MANY_REQUESTS => Error::unavailable(message),
-            // A standby node sends clients to the active one; we do not follow redirects.
-            status if status.is_redirection() => Error::unavailable(format!(
-                "{message}: Vault answered with a redirect (a standby node?); point spec.server at the active address"
+            // Redirects are never followed: the token travels in a header that would go
+            // along to wherever the Location points. A 3xx is a configuration problem,
+            // FAILED_PRECONDITION rather than UNAVAILABLE: spec.server points at an
+            // address that does not answer itself (a standby node with request forwarding
+            // off, a proxy sending http to https, a wrong path), and asking that address
+            // again will not help; changing spec.server does.
+            status if status.is_redirection() => Error::invalid_config(format!(
+                "{}: {what}: Vault answered HTTP {}, a redirect to {}, which the provider does not follow \
+                 because the token would travel with it; set spec.server to the address that answers itself \
+                 (the active node or the cluster's address, with the right scheme)",
+                self.object,
+                status_text(status),
+                reply.redirect.as_deref().unwrap_or("no Location")
             )),
             status if status.is_server_error() => Error::unavailable(message),
             _ => Error::internal(message),
@@ -581,9 +594,39 @@ impl VaultClient {
     }
 }
 
+/// `307 Temporary Redirect`: the code and its reason phrase.
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// Where a redirect points, for a message: the Location resolved against the request's
+/// URL, as scheme, host, port and path (bounded); never its user info, query or
+/// fragment, which may carry credentials.
+fn redirect_target(request: &Url, headers: &HeaderMap) -> String {
+    let Some(location) = headers.get(reqwest::header::LOCATION) else {
+        return "no Location".to_string();
+    };
+    let Some(target) = location.to_str().ok().and_then(|text| request.join(text).ok()) else {
+        return "an unreadable Location".to_string();
+    };
+    let path = bounded(target.path()).at_most(200);
+    match target.host_str() {
+        Some(host) => {
+            let port = target.port().map(|port| format!(":{port}")).unwrap_or_default();
+            format!("{}://{}{port}{path}", target.scheme(), bounded(host).at_most(100))
+        }
+        None => format!("{}:{path}", target.scheme()),
+    }
+}
+
 struct Reply {
     status: StatusCode,
     body: Value,
+    /// For a 3xx: where the Location points (see [`redirect_target`]).
+    redirect: Option<String>,
 }
 
 /// What Vault answered a call with.
@@ -745,5 +788,33 @@ mod tests {
             assert!(crate::check_key("remote_ref.key", key).is_err(), "{key:?}");
         }
         assert!(api_url(&server, &["a/b".to_string()], &[]).is_err());
+    }
+
+    #[test]
+    fn redirect_targets_show_no_credentials_or_query() {
+        let request = base("https://standby.example:8200/v1/secret/data/k");
+        let mut headers = HeaderMap::new();
+        assert_eq!(redirect_target(&request, &headers), "no Location");
+        headers.insert(
+            reqwest::header::LOCATION,
+            HeaderValue::from_static("https://user:pw@active.example:8200/v1/secret/data/k?token=hunter2#f"),
+        );
+        assert_eq!(
+            redirect_target(&request, &headers),
+            "https://active.example:8200/v1/secret/data/k"
+        );
+        headers.insert(
+            reqwest::header::LOCATION,
+            HeaderValue::from_static("/v1/secret/config?x=1"),
+        );
+        assert_eq!(
+            redirect_target(&request, &headers),
+            "https://standby.example:8200/v1/secret/config"
+        );
+        headers.insert(
+            reqwest::header::LOCATION,
+            HeaderValue::from_bytes(b"http://\xff").unwrap_or_else(|_| HeaderValue::from_static("http://[")),
+        );
+        assert_eq!(redirect_target(&request, &headers), "an unreadable Location");
     }
 }
