@@ -4,10 +4,15 @@
 //!
 //! Messages name the object, the operation and the path, and quote Vault's own error
 //! text with any quoted values removed; never a token or a secret value.
+//!
+//! Every request URL is built by [`api_url`], which refuses a path segment that the
+//! key rules ([`crate::key`]) refuse and checks that the URL it built has exactly the
+//! segments it was given: no key can change a request's route or query.
 
-use crate::spec::{Connection, path_is_clean};
-use eso_runtime::{Ctx, Error, Result, SecretValue, without_quoted_values};
-use reqwest::header::HeaderValue;
+use crate::key::key_problem;
+use crate::spec::Connection;
+use eso_runtime::{Ctx, Error, Result, SecretValue, bounded, without_quoted_values};
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 use std::sync::Arc;
@@ -48,7 +53,9 @@ pub struct VaultClient {
 /// An API path: segments joined with `/`, each percent-encoded when sent.
 pub type ApiPath = Vec<String>;
 
-/// Builds an API path from parts that may themselves contain `/`.
+/// Builds an API path from parts that may themselves contain `/` (empty segments are
+/// dropped: callers check keys with [`check_key`](crate::check_key) first, which
+/// refuses them).
 pub fn api_path(parts: &[&str]) -> ApiPath {
     parts
         .iter()
@@ -56,6 +63,120 @@ pub fn api_path(parts: &[&str]) -> ApiPath {
         .filter(|segment| !segment.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// The API path of `key` in `area` (`data` or `metadata`) of the KV v2 mount `mount`:
+/// `<mount>/<area>/<key>`, split on `/`. `key` may be empty (the mount's root, for a
+/// listing).
+pub fn kv_path(mount: &str, area: &str, key: &str) -> ApiPath {
+    api_path(&[mount, area, key])
+}
+
+/// Percent-decodes a URL path segment; `None` when an escape is malformed or the
+/// bytes are not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    fn hex(byte: u8) -> Option<u8> {
+        match byte {
+            b'0'..=b'9' => Some(byte - b'0'),
+            b'a'..=b'f' => Some(byte - b'a' + 10),
+            b'A'..=b'F' => Some(byte - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.as_bytes();
+    while let Some((&first, rest)) = bytes.split_first() {
+        bytes = match (first, rest) {
+            (b'%', [high, low, tail @ ..]) => {
+                out.push(hex(*high)? << 4 | hex(*low)?);
+                tail
+            }
+            (b'%', _) => return None,
+            (byte, tail) => {
+                out.push(byte);
+                tail
+            }
+        };
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The URL of the API path `path` on the Vault at `base` (`spec.server`):
+/// `<base>/v1/<segment>/…?<query>`. Each segment is percent-encoded as one path
+/// segment, so a `/`, `?`, `#` or `%` in it is data, never structure; `query` is
+/// form-encoded.
+///
+/// Refuses a segment that holds a `/` or that the key rules refuse (a control
+/// character, a backslash, a `.` or `..` as URL parsing reads it: see [`crate::key`]),
+/// and checks the URL it built, as it is sent: its path is the base's path, `v1` and
+/// exactly `path`'s segments (decoded), its query exactly `query`, with no fragment.
+pub fn api_url(base: &Url, path: &[String], query: &[(&str, &str)]) -> Result<Url> {
+    for segment in path {
+        let problem = if segment.contains('/') {
+            Some("holds a '/'".to_string())
+        } else {
+            key_problem(segment).map(|problem| problem.to_string())
+        };
+        if let Some(problem) = problem {
+            return Err(Error::invalid_request(format!(
+                "refusing to send a request to Vault: the path segment \"{}\" is refused: {problem}",
+                bounded(segment).at_most(80)
+            )));
+        }
+    }
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    {
+        let mut segments = url
+            .path_segments_mut()
+            .map_err(|_| Error::invalid_config("spec.server cannot be a base URL"))?;
+        segments.pop_if_empty();
+        segments.push("v1");
+        segments.extend(path);
+    }
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    // What goes on the wire is the URL's text: check it as the server will parse it.
+    let sent = Url::parse(url.as_str()).ok();
+    let mut base_segments: Vec<&str> = base.path_segments().map(Iterator::collect).unwrap_or_default();
+    if base_segments.last() == Some(&"") {
+        base_segments.pop();
+    }
+    let expected: Vec<&str> = base_segments
+        .iter()
+        .copied()
+        .chain(["v1"])
+        .chain(path.iter().map(String::as_str))
+        .collect();
+    let sent_segments: Option<Vec<String>> = sent.as_ref().and_then(|sent| {
+        let segments: Vec<&str> = sent.path_segments()?.collect();
+        let (prefix, ours) = segments.split_at_checked(base_segments.len())?;
+        let mut decoded: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+        for segment in ours {
+            decoded.push(percent_decode(segment)?);
+        }
+        Some(decoded)
+    });
+    let sent_query: Option<Vec<(String, String)>> = sent.as_ref().map(|sent| {
+        sent.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    });
+    let expected_query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let intact = sent
+        .as_ref()
+        .is_some_and(|sent| sent.fragment().is_none() && sent == &url)
+        && sent_segments.is_some_and(|segments| segments == expected)
+        && sent_query.is_some_and(|pairs| pairs == expected_query);
+    if !intact {
+        return Err(Error::internal(format!(
+            "refusing to send a request to Vault: the URL built for the path \"{}\" does not have exactly its segments",
+            bounded(&path.join("/")).at_most(80)
+        )));
+    }
+    Ok(url)
 }
 
 fn header(value: &SecretValue, what: &str) -> Result<HeaderValue> {
@@ -280,7 +401,7 @@ impl VaultClient {
                     self.object
                 )));
             }
-            status => return Err(self.status_error(status, &reply.body, &what)),
+            _ => return Err(self.status_error(&reply, &what)),
         };
         let token = header(&SecretValue::from(token), "AppRole login token").map_err(|e| e.context(&self.object))?;
         *self.token.write().await = Arc::new(token);
@@ -288,19 +409,7 @@ impl VaultClient {
     }
 
     fn url(&self, path: &ApiPath, query: &[(&str, &str)]) -> Result<Url> {
-        let mut url = self.base.clone();
-        {
-            let mut segments = url
-                .path_segments_mut()
-                .map_err(|_| Error::invalid_config(format!("{}: spec.server cannot be a base URL", self.object)))?;
-            segments.pop_if_empty();
-            segments.push("v1");
-            segments.extend(path);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
+        api_url(&self.base, path, query).map_err(|e| e.context(&self.object))
     }
 
     async fn send(
@@ -312,7 +421,7 @@ impl VaultClient {
         token: Option<Arc<HeaderValue>>,
     ) -> Result<Reply> {
         let url = self.url(path, query)?;
-        let mut request = self.http.request(method, url);
+        let mut request = self.http.request(method, url.clone());
         if let Some(token) = token {
             request = request.header(TOKEN_HEADER, token.as_ref().clone());
         }
@@ -331,6 +440,9 @@ impl VaultClient {
             ))
         })?;
         let status = response.status();
+        let redirect = status
+            .is_redirection()
+            .then(|| redirect_target(&url, response.headers()));
         let bytes = response.bytes().await.map_err(|error| {
             Error::unavailable(format!(
                 "{}: reading Vault's answer failed: {}",
@@ -343,7 +455,7 @@ impl VaultClient {
         } else {
             serde_json::from_slice(&bytes).unwrap_or(Value::Null)
         };
-        Ok(Reply { status, body })
+        Ok(Reply { status, body, redirect })
     }
 
     /// Calls the Vault API with the client's token. A 404 is `Answer::Missing` with
@@ -377,7 +489,7 @@ impl VaultClient {
                     relogged = true;
                     self.login().await?;
                 }
-                status => return Err(self.status_error(status, &reply.body, what)),
+                _ => return Err(self.status_error(&reply, what)),
             }
         }
     }
@@ -427,7 +539,7 @@ impl VaultClient {
         if reply.status.is_success() {
             Ok(())
         } else {
-            Err(self.status_error(reply.status, &reply.body, what))
+            Err(self.status_error(&reply, what))
         }
     }
 
@@ -447,8 +559,9 @@ impl VaultClient {
     }
 
     /// An HTTP status from Vault, as an error of the right kind.
-    pub fn status_error(&self, status: StatusCode, body: &Value, what: &str) -> Error {
-        let detail = vault_errors(body);
+    fn status_error(&self, reply: &Reply, what: &str) -> Error {
+        let status = reply.status;
+        let detail = vault_errors(&reply.body);
         let detail = if detail.is_empty() {
             format!("HTTP {}", status.as_u16())
         } else {
@@ -461,9 +574,19 @@ impl VaultClient {
             StatusCode::FORBIDDEN => Error::permission_denied(message),
             StatusCode::METHOD_NOT_ALLOWED => Error::invalid_config(message),
             StatusCode::PRECONDITION_FAILED | StatusCode::TOO_MANY_REQUESTS => Error::unavailable(message),
-            // A standby node sends clients to the active one; we do not follow redirects.
-            status if status.is_redirection() => Error::unavailable(format!(
-                "{message}: Vault answered with a redirect (a standby node?); point spec.server at the active address"
+            // Redirects are never followed: the token travels in a header that would go
+            // along to wherever the Location points. A 3xx is a configuration problem,
+            // FAILED_PRECONDITION rather than UNAVAILABLE: spec.server points at an
+            // address that does not answer itself (a standby node with request forwarding
+            // off, a proxy sending http to https, a wrong path), and asking that address
+            // again will not help; changing spec.server does.
+            status if status.is_redirection() => Error::invalid_config(format!(
+                "{}: {what}: Vault answered HTTP {}, a redirect to {}, which the provider does not follow \
+                 because the token would travel with it; set spec.server to the address that answers itself \
+                 (the active node or the cluster's address, with the right scheme)",
+                self.object,
+                status_text(status),
+                reply.redirect.as_deref().unwrap_or("no Location")
             )),
             status if status.is_server_error() => Error::unavailable(message),
             _ => Error::internal(message),
@@ -471,20 +594,39 @@ impl VaultClient {
     }
 }
 
-/// Checks a key from a request: `/`-separated, no empty, `.` or `..` segment.
-pub fn check_key(what: &str, key: &str) -> Result<()> {
-    if path_is_clean(key) {
-        Ok(())
-    } else {
-        Err(Error::invalid_request(format!(
-            "{what} {key:?} has an empty, '.' or '..' segment (or a leading or trailing '/')"
-        )))
+/// `307 Temporary Redirect`: the code and its reason phrase.
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// Where a redirect points, for a message: the Location resolved against the request's
+/// URL, as scheme, host, port and path (bounded); never its user info, query or
+/// fragment, which may carry credentials.
+fn redirect_target(request: &Url, headers: &HeaderMap) -> String {
+    let Some(location) = headers.get(reqwest::header::LOCATION) else {
+        return "no Location".to_string();
+    };
+    let Some(target) = location.to_str().ok().and_then(|text| request.join(text).ok()) else {
+        return "an unreadable Location".to_string();
+    };
+    let path = bounded(target.path()).at_most(200);
+    match target.host_str() {
+        Some(host) => {
+            let port = target.port().map(|port| format!(":{port}")).unwrap_or_default();
+            format!("{}://{}{port}{path}", target.scheme(), bounded(host).at_most(100))
+        }
+        None => format!("{}:{path}", target.scheme()),
     }
 }
 
 struct Reply {
     status: StatusCode,
     body: Value,
+    /// For a 3xx: where the Location points (see [`redirect_target`]).
+    redirect: Option<String>,
 }
 
 /// What Vault answered a call with.
@@ -538,11 +680,141 @@ mod tests {
         );
     }
 
+    fn base(text: &str) -> Url {
+        Url::parse(text).unwrap_or_else(|error| unreachable!("{text}: {error}"))
+    }
+
+    /// The built URL's path segments after `prefix`, decoded.
+    fn segments_after(url: &Url, prefix: &str) -> Option<Vec<String>> {
+        url.path()
+            .strip_prefix(prefix)?
+            .split('/')
+            .map(percent_decode)
+            .collect()
+    }
+
     #[test]
-    fn keys_that_leave_the_mount_are_refused() {
-        assert!(check_key("key", "a/b").is_ok());
-        for bad in ["../x", "a/../b", "a//b", "/a", "a/", ".", ""] {
-            assert!(check_key("key", bad).is_err(), "{bad}");
+    fn the_url_library_resolves_hidden_dots() {
+        // Why keys are checked: the URL library drops tab, LF and CR and then resolves
+        // the `..` they hid, even through the one-segment setter.
+        let mut url = base("https://vault.example:8200");
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.extend(["v1", "secret", "data", "..\t", "config"]);
         }
+        assert_eq!(url.path(), "/v1/secret//config");
+    }
+
+    #[test]
+    fn accepted_keys_stay_in_their_segments() {
+        let keys = [
+            "a/b",
+            "a?b",
+            "a#b",
+            "?list=true",
+            "a/b?x=1#f",
+            "a%2fb",
+            "a%b",
+            "a%25b",
+            "%2e%2e%2e",
+            "%252e%252e",
+            "...",
+            ".hidden/x",
+            "a;b=c",
+            "a b",
+            "ключ/秘密",
+            "\u{202e}rtl",
+        ];
+        for server in ["https://vault.example:8200", "https://vault.example:8200/prefix/"] {
+            let prefix_path = if server.ends_with("/prefix/") { "/prefix" } else { "" };
+            for area in ["data", "metadata"] {
+                for key in keys {
+                    assert_eq!(crate::check_key("remote_ref.key", key), Ok(()), "{key:?}");
+                    let url = api_url(&base(server), &kv_path("secret", area, key), &[]);
+                    let url = url.unwrap_or_else(|error| unreachable!("{key:?}: {error}"));
+                    let prefix = format!("{prefix_path}/v1/secret/{area}/");
+                    assert!(url.path().starts_with(&prefix), "{key:?}: {url}");
+                    let expected: Vec<&str> = key.split('/').collect();
+                    assert_eq!(
+                        segments_after(&url, &prefix),
+                        Some(expected.iter().map(|s| s.to_string()).collect()),
+                        "{key:?}: {url}"
+                    );
+                    assert_eq!(url.query(), None, "{key:?}: {url}");
+                    assert_eq!(url.fragment(), None, "{key:?}: {url}");
+                    assert_eq!(url.host_str(), Some("vault.example"), "{key:?}: {url}");
+                }
+            }
+        }
+        let url = api_url(
+            &base("https://vault.example:8200"),
+            &kv_path("secret", "data", "a?b#c%2e/d"),
+            &[("version", "3")],
+        );
+        assert_eq!(
+            url.map(String::from).as_deref(),
+            Ok("https://vault.example:8200/v1/secret/data/a%3Fb%23c%252e/d?version=3")
+        );
+    }
+
+    #[test]
+    fn refused_keys_never_become_a_url() {
+        let server = base("https://vault.example:8200");
+        for key in [
+            "..\t",
+            "..\r",
+            "..\n",
+            "\t..",
+            ".%2e",
+            "%2e%2e",
+            "%2E.",
+            "a/..\t/b",
+            "a/b/..\n",
+            "..\\x",
+            "a\\..\\b",
+            "\u{1b}[31mred",
+            ".",
+            "a/./b",
+            "a/../b",
+        ] {
+            let error = crate::check_key("remote_ref.key", key).err().map(|e| e.kind());
+            assert_eq!(error, Some(eso_runtime::ErrorKind::InvalidRequest), "{key:?}");
+            // Even a caller that forgot the check cannot build a URL from it.
+            for area in ["data", "metadata"] {
+                let built = api_url(&server, &kv_path("secret", area, key), &[]);
+                assert!(built.is_err(), "{key:?}: {built:?}");
+            }
+        }
+        for key in ["a//b", "/a", "a/", ""] {
+            assert!(crate::check_key("remote_ref.key", key).is_err(), "{key:?}");
+        }
+        assert!(api_url(&server, &["a/b".to_string()], &[]).is_err());
+    }
+
+    #[test]
+    fn redirect_targets_show_no_credentials_or_query() {
+        let request = base("https://standby.example:8200/v1/secret/data/k");
+        let mut headers = HeaderMap::new();
+        assert_eq!(redirect_target(&request, &headers), "no Location");
+        headers.insert(
+            reqwest::header::LOCATION,
+            HeaderValue::from_static("https://user:pw@active.example:8200/v1/secret/data/k?token=hunter2#f"),
+        );
+        assert_eq!(
+            redirect_target(&request, &headers),
+            "https://active.example:8200/v1/secret/data/k"
+        );
+        headers.insert(
+            reqwest::header::LOCATION,
+            HeaderValue::from_static("/v1/secret/config?x=1"),
+        );
+        assert_eq!(
+            redirect_target(&request, &headers),
+            "https://standby.example:8200/v1/secret/config"
+        );
+        headers.insert(
+            reqwest::header::LOCATION,
+            HeaderValue::from_bytes(b"http://\xff").unwrap_or_else(|_| HeaderValue::from_static("http://[")),
+        );
+        assert_eq!(redirect_target(&request, &headers), "an unreadable Location");
     }
 }

@@ -1,6 +1,7 @@
 //! The spec structs of the `Vault` and `VaultToken` kinds, and what they share: the
 //! server, the Vault namespace, authentication and TLS.
 
+use crate::key::check_spec_path;
 use eso_runtime::{Error, Result, SecretKeySelector};
 
 /// The KV v2 mount path used when `spec.mount` is not given.
@@ -126,16 +127,7 @@ impl VaultSpec {
     /// Checks the spec without reaching Vault.
     pub fn check(&self) -> Result<()> {
         self.connection().check()?;
-        let mount = self.mount.trim_matches('/');
-        if mount.is_empty() {
-            return Err(Error::invalid_config("spec.mount is empty"));
-        }
-        if !path_is_clean(mount) {
-            return Err(Error::invalid_config(format!(
-                "spec.mount {mount:?} has an empty, '.' or '..' segment"
-            )));
-        }
-        Ok(())
+        check_spec_path("spec.mount", self.mount.trim_matches('/'))
     }
 }
 
@@ -187,15 +179,7 @@ impl Connection<'_> {
         match (&self.auth.token_secret_ref, &self.auth.app_role) {
             (Some(_), None) => {}
             (None, Some(app_role)) => {
-                let path = app_role.path.trim_matches('/');
-                if path.is_empty() {
-                    return Err(Error::invalid_config("spec.auth.appRole.path is empty"));
-                }
-                if !path_is_clean(path) {
-                    return Err(Error::invalid_config(format!(
-                        "spec.auth.appRole.path {path:?} has an empty, '.' or '..' segment"
-                    )));
-                }
+                check_spec_path("spec.auth.appRole.path", app_role.path.trim_matches('/'))?;
             }
             (Some(_), Some(_)) => {
                 return Err(Error::invalid_config(
@@ -206,22 +190,12 @@ impl Connection<'_> {
                 return Err(Error::invalid_config("spec.auth needs tokenSecretRef or appRole"));
             }
         }
-        if let Some(namespace) = self.namespace
-            && !path_is_clean(namespace.trim_matches('/'))
-        {
-            return Err(Error::invalid_config(format!(
-                "spec.namespace {namespace:?} has an empty, '.' or '..' segment"
-            )));
+        // Sent as a header, not in the URL, but Vault joins it into the request's path.
+        if let Some(namespace) = self.namespace {
+            check_spec_path("spec.namespace", namespace.trim_matches('/'))?;
         }
         Ok(())
     }
-}
-
-/// Whether a `/`-separated path stays where it is put: no empty, `.` or `..` segment
-/// (which would let a key reach outside its mount).
-pub fn path_is_clean(path: &str) -> bool {
-    path.split('/')
-        .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
 }
 
 #[cfg(test)]
@@ -283,11 +257,45 @@ mod tests {
     }
 
     #[test]
-    fn clean_paths() {
-        assert!(path_is_clean("secret"));
-        assert!(path_is_clean("team/kv"));
-        assert!(!path_is_clean("a/../b"));
-        assert!(!path_is_clean("a//b"));
-        assert!(!path_is_clean(""));
+    fn spec_paths_follow_the_key_rules() {
+        let auth = token_auth();
+        let spec = |mount: &str| VaultSpec {
+            server: "https://v".into(),
+            mount: mount.into(),
+            namespace: None,
+            auth: auth.clone(),
+            ca_bundle: None,
+        };
+        assert_eq!(spec("secret").check(), Ok(()));
+        assert_eq!(spec("/team/kv/").check(), Ok(()));
+        for bad in ["", "/", "a/../b", "a//b", "kv/..\t", "kv/%2e%2E", "kv\\x", "\u{1b}[0m"] {
+            let error = spec(bad).check().err();
+            assert_eq!(
+                error.as_ref().map(Error::kind),
+                Some(eso_runtime::ErrorKind::InvalidConfig),
+                "{bad:?}"
+            );
+            let message = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.starts_with("spec.mount \""), "{message}");
+        }
+        let app_role = VaultAuth {
+            token_secret_ref: None,
+            app_role: Some(AppRole {
+                path: "approle/..\r".into(),
+                role_id_ref: SecretKeySelector::default(),
+                secret_id_ref: SecretKeySelector::default(),
+            }),
+        };
+        let error = connection("https://v", &app_role).check().err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "spec.auth.appRole.path \"approle/..\\r\" is refused: it holds a control character (U+000D) at byte 10"
+            )
+        );
+        let mut namespaced = connection("https://v", &auth);
+        namespaced.namespace = Some("team/.%2e/");
+        let error = namespaced.check().err().map(|e| e.kind());
+        assert_eq!(error, Some(eso_runtime::ErrorKind::InvalidConfig));
     }
 }

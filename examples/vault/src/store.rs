@@ -1,9 +1,15 @@
 //! The `Vault` secret store: KV v2 reads, listing, writes and deletes.
+//!
+//! Every key a request names (`remote_ref.key`, `remote_ref.remote_key`, `find.path`)
+//! is checked by [`check_key`] before anything is sent, and so is every key Vault lists
+//! for GetAllSecrets before it is read: see [`crate::key`]. Keys, properties and
+//! versions are echoed into messages through [`bounded`].
 
-use crate::client::{Answer, ApiPath, VaultClient, api_path, check_key, route_error};
+use crate::client::{Answer, ApiPath, VaultClient, api_path, kv_path, route_error};
+use crate::key::{check_key, check_key_prefix, key_problem};
 use crate::spec::VaultSpec;
 use eso_runtime::{
-    Ctx, Error, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore, SecretValue,
+    Ctx, Error, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore, SecretValue, bounded,
 };
 use futures::StreamExt;
 use reqwest::Method;
@@ -71,20 +77,38 @@ fn property<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     Some(current)
 }
 
+/// How many characters of a key, property or version a message echoes.
+const ECHO_CHARS: usize = 120;
+
+/// A request-controlled string for a message: bounded and escaped.
+fn shown(text: &str) -> eso_runtime::Bounded<'_> {
+    bounded(text).at_most(ECHO_CHARS)
+}
+
 fn label(remote: &RemoteRef) -> String {
     match &remote.version {
-        Some(version) => format!("{} (version {version})", remote.key),
-        None => remote.key.clone(),
+        Some(version) => format!("{} (version {})", shown(&remote.key), shown(version)),
+        None => shown(&remote.key).to_string(),
     }
 }
 
 impl VaultKv {
     fn data_path(&self, key: &str) -> Vec<String> {
-        api_path(&[&self.mount, "data", key])
+        kv_path(&self.mount, "data", key)
     }
 
     fn metadata_path(&self, key: &str) -> Vec<String> {
-        api_path(&[&self.mount, "metadata", key])
+        kv_path(&self.mount, "metadata", key)
+    }
+
+    /// The mount, for messages.
+    fn mount(&self) -> eso_runtime::Bounded<'_> {
+        shown(&self.mount)
+    }
+
+    /// Checks a key from a request (see [`crate::key`]); the error names the object.
+    fn check_key(&self, field: &str, key: &str) -> Result<()> {
+        check_key(field, key).map_err(|e| e.context(self.client.object()))
     }
 
     /// Checks, once per client, that the mount is a KV v2 secrets engine
@@ -95,7 +119,7 @@ impl VaultKv {
         let found = self
             .mount_problem
             .get_or_try_init(|| async {
-                let what = format!("checking mount {}", self.mount);
+                let what = format!("checking mount {}", self.mount());
                 let path = api_path(&["sys/internal/ui/mounts", &self.mount]);
                 match self.client.call(Method::GET, &path, &[], None, &what).await {
                     Ok(Answer::Found(mount)) => {
@@ -106,9 +130,11 @@ impl VaultKv {
                             .unwrap_or("1");
                         Ok((kind != "kv" || version != "2").then(|| {
                             format!(
-                                "{}: mount {} is {kind:?} version {version:?}, not a KV v2 secrets engine; check spec.mount",
+                                "{}: mount {} is {:?} version {:?}, not a KV v2 secrets engine; check spec.mount",
                                 self.client.object(),
-                                self.mount
+                                self.mount(),
+                                shown(kind),
+                                shown(version)
                             )
                         }))
                     }
@@ -144,7 +170,7 @@ impl VaultKv {
             return Err(Error::invalid_config(format!(
                 "{}: {what}: {detail} (HTTP 404): no KV v2 secrets engine is mounted at {}; check spec.mount",
                 self.client.object(),
-                self.mount
+                self.mount()
             )));
         }
         Ok(answer)
@@ -157,20 +183,24 @@ impl VaultKv {
     }
 
     /// Reads `key` (at `version`, or the current one), with the version Vault names
-    /// even when its data is deleted.
+    /// even when its data is deleted. The caller has checked `key`.
     async fn read_version(&self, key: &str, version: Option<&str>) -> Result<Read> {
-        check_key("key", key)?;
-        let mut query = Vec::new();
-        if let Some(version) = version {
-            if version.parse::<u64>().map_or(true, |v| v == 0) {
-                return Err(Error::invalid_request(format!(
-                    "{}: version {version:?} of {key} is not a KV v2 version (a positive integer)",
-                    self.client.object()
-                )));
-            }
-            query.push(("version", version));
-        }
-        let what = format!("reading {}/data/{key}", self.mount);
+        let version = match version {
+            Some(version) => match version.parse::<u64>() {
+                Ok(number) if number > 0 => Some(number.to_string()),
+                _ => {
+                    return Err(Error::invalid_request(format!(
+                        "{}: version \"{}\" of {} is not a KV v2 version (a positive integer)",
+                        self.client.object(),
+                        shown(version),
+                        shown(key)
+                    )));
+                }
+            },
+            None => None,
+        };
+        let query: Vec<(&str, &str)> = version.iter().map(|v| ("version", v.as_str())).collect();
+        let what = format!("reading {}/data/{}", self.mount(), shown(key));
         let version_of = |body: &Value| body.pointer("/data/metadata/version").and_then(Value::as_u64);
         let body = match self
             .call(Method::GET, &self.data_path(key), &query, None, &what)
@@ -189,7 +219,7 @@ impl VaultKv {
             return Err(Error::invalid_config(format!(
                 "{}: {what}: Vault's answer has no data.data; is {} a KV v2 mount?",
                 self.client.object(),
-                self.mount
+                self.mount()
             )));
         };
         let data = match data {
@@ -220,7 +250,7 @@ impl VaultKv {
 
     /// The secret's `current_version` from its metadata; 0 when the secret does not exist.
     async fn current_version(&self, key: &str) -> Result<u64> {
-        let what = format!("reading {}/metadata/{key}", self.mount);
+        let what = format!("reading {}/metadata/{}", self.mount(), shown(key));
         Ok(
             match self
                 .call(Method::GET, &self.metadata_path(key), &[], None, &what)
@@ -243,7 +273,7 @@ impl VaultKv {
         if let Some(cas) = cas {
             body["options"] = serde_json::json!({ "cas": cas });
         }
-        let what = format!("writing {}/data/{key}", self.mount);
+        let what = format!("writing {}/data/{}", self.mount(), shown(key));
         match self
             .call(Method::POST, &self.data_path(key), &[], Some(&body), &what)
             .await
@@ -252,7 +282,7 @@ impl VaultKv {
             Ok(Answer::Missing(_)) => Err(Error::invalid_config(format!(
                 "{}: {what}: no KV v2 mount at {}",
                 self.client.object(),
-                self.mount
+                self.mount()
             ))),
             Err(error) if cas.is_some() && error.message().contains("check-and-set") => Ok(false),
             Err(error) => Err(error),
@@ -262,16 +292,16 @@ impl VaultKv {
     /// Sets the secret's `custom_metadata`.
     async fn write_custom_metadata(&self, key: &str, custom: &BTreeMap<String, String>) -> Result<()> {
         let body = serde_json::json!({ "custom_metadata": custom });
-        let what = format!("writing {}/metadata/{key}", self.mount);
+        let what = format!("writing {}/metadata/{}", self.mount(), shown(key));
         self.call(Method::POST, &self.metadata_path(key), &[], Some(&body), &what)
             .await?;
         Ok(())
     }
 
-    /// The secret's `custom_metadata`; `None` when the secret does not exist.
+    /// The secret's `custom_metadata`; `None` when the secret does not exist. The
+    /// caller has checked `key`.
     async fn custom_metadata(&self, key: &str) -> Result<Option<Map<String, Value>>> {
-        check_key("key", key)?;
-        let what = format!("reading {}/metadata/{key}", self.mount);
+        let what = format!("reading {}/metadata/{}", self.mount(), shown(key));
         let Answer::Found(body) = self
             .call(Method::GET, &self.metadata_path(key), &[], None, &what)
             .await?
@@ -289,6 +319,7 @@ impl VaultKv {
     /// What GetSecret and GetSecretMap read: the data of the version asked for, or,
     /// with metadata policy `Fetch`, the secret's `custom_metadata`.
     async fn read_remote(&self, remote: &RemoteRef) -> Result<Map<String, Value>> {
+        self.check_key("remote_ref.key", &remote.key)?;
         let found = if remote.metadata_policy.as_deref() == Some("Fetch") {
             self.custom_metadata(&remote.key).await?
         } else {
@@ -301,7 +332,7 @@ impl VaultKv {
 
     /// Deletes every version and the metadata of `key`. Already gone is success.
     async fn delete_all(&self, key: &str) -> Result<()> {
-        let what = format!("deleting {}/metadata/{key}", self.mount);
+        let what = format!("deleting {}/metadata/{}", self.mount(), shown(key));
         self.call(Method::DELETE, &self.metadata_path(key), &[], None, &what)
             .await?;
         Ok(())
@@ -309,7 +340,7 @@ impl VaultKv {
 
     /// The keys directly under `folder` ("" for the mount's root); folders end in `/`.
     async fn list(&self, folder: &str) -> Result<Vec<String>> {
-        let what = format!("listing {}/metadata/{folder}", self.mount);
+        let what = format!("listing {}/metadata/{}", self.mount(), shown(folder));
         // A folder with nothing under it answers 404 with no error text.
         let Answer::Found(body) = self
             .call(
@@ -330,13 +361,25 @@ impl VaultKv {
             .unwrap_or_default())
     }
 
-    /// Every secret key under `folder`, recursively.
+    /// Every secret key under `folder` ("" or a checked key ending in `/`),
+    /// recursively. A key Vault lists that the key rules refuse (Vault stores keys
+    /// with a tab or a backslash, and a broken or hostile server could list `../`) is
+    /// never read: the call fails, naming it.
     async fn list_recursive(&self, folder: &str) -> Result<Vec<String>> {
         let mut found = Vec::new();
         let mut pending = vec![folder.to_string()];
         while let Some(folder) = pending.pop() {
             for entry in self.list(&folder).await? {
                 let full = format!("{folder}{entry}");
+                if let Some(problem) = key_problem(full.strip_suffix('/').unwrap_or(&full)) {
+                    return Err(Error::invalid_config(format!(
+                        "{}: Vault lists the key \"{}\" under {}/metadata/{}, which this provider does not read: {problem}; rename it in Vault, or narrow find.path to leave it out",
+                        self.client.object(),
+                        shown(&full),
+                        self.mount(),
+                        shown(&folder)
+                    )));
+                }
                 if full.ends_with('/') {
                     pending.push(full);
                 } else {
@@ -346,8 +389,8 @@ impl VaultKv {
                     return Err(Error::invalid_request(format!(
                         "{}: more than {MAX_LISTED_KEYS} keys under {}/{}; narrow find.path",
                         self.client.object(),
-                        self.mount,
-                        folder
+                        self.mount(),
+                        shown(&folder)
                     )));
                 }
             }
@@ -391,8 +434,9 @@ impl VaultKv {
             }
         }
         Err(Error::unavailable(format!(
-            "{}: {key} kept changing while it was being written ({CAS_ATTEMPTS} attempts); try again",
-            self.client.object()
+            "{}: {} kept changing while it was being written ({CAS_ATTEMPTS} attempts); try again",
+            self.client.object(),
+            shown(key)
         )))
     }
 }
@@ -416,7 +460,8 @@ fn push_custom_metadata(metadata: &Value) -> Result<BTreeMap<String, String>> {
         .map(|(key, value)| match value {
             Value::String(text) => Ok((key.clone(), text.clone())),
             _ => Err(Error::invalid_request(format!(
-                "push_secret_data.metadata: custom metadata {key} must be a string"
+                "push_secret_data.metadata: custom metadata {} must be a string",
+                shown(key)
             ))),
         })
         .collect()
@@ -476,7 +521,7 @@ impl SecretStore for VaultStore {
                 &api_path(&["sys/internal/ui/mounts", &kv.mount]),
                 &[],
                 None,
-                &format!("checking mount {}", kv.mount),
+                &format!("checking mount {}", kv.mount()),
             )
             .await;
         match mount {
@@ -488,8 +533,10 @@ impl SecretStore for VaultStore {
                     .unwrap_or("1");
                 if kind != "kv" || version != "2" {
                     return Err(Error::invalid_config(format!(
-                        "{object}: mount {} is {kind:?} version {version:?}, not a KV v2 secrets engine",
-                        kv.mount
+                        "{object}: mount {} is {:?} version {:?}, not a KV v2 secrets engine",
+                        kv.mount(),
+                        shown(kind),
+                        shown(version)
                     )));
                 }
             }
@@ -497,13 +544,13 @@ impl SecretStore for VaultStore {
             Ok(None) => {
                 return Err(Error::invalid_config(format!(
                     "{object}: no secrets engine is mounted at {}, or the token may not use it",
-                    kv.mount
+                    kv.mount()
                 )));
             }
             Err(error) if error.kind() == eso_runtime::ErrorKind::PermissionDenied => {
                 return Err(Error::invalid_config(format!(
                     "{object}: no secrets engine is mounted at {}, or the token may not use it (permission denied)",
-                    kv.mount
+                    kv.mount()
                 )));
             }
             Err(error) => return Err(error),
@@ -516,7 +563,8 @@ impl SecretStore for VaultStore {
         match &remote.property {
             None => json_bytes(&data),
             Some(name) => property(&data, name).map(value_bytes).ok_or_else(|| {
-                Error::secret_not_found(format!("{} property {name}", label(remote))).context(kv.client.object())
+                Error::secret_not_found(format!("{} property {}", label(remote), shown(name)))
+                    .context(kv.client.object())
             }),
         }
     }
@@ -528,9 +576,10 @@ impl SecretStore for VaultStore {
             Some(name) => {
                 let not_an_object = || {
                     Error::invalid_request(format!(
-                        "{}: property {name} of {} is not a JSON object",
+                        "{}: property {} of {} is not a JSON object",
                         kv.client.object(),
-                        remote.key
+                        shown(name),
+                        shown(&remote.key)
                     ))
                 };
                 match property(&data, name) {
@@ -541,8 +590,10 @@ impl SecretStore for VaultStore {
                     },
                     Some(_) => return Err(not_an_object()),
                     None => {
-                        return Err(Error::secret_not_found(format!("{} property {name}", label(remote)))
-                            .context(kv.client.object()));
+                        return Err(
+                            Error::secret_not_found(format!("{} property {}", label(remote), shown(name)))
+                                .context(kv.client.object()),
+                        );
                     }
                 }
             }
@@ -552,16 +603,17 @@ impl SecretStore for VaultStore {
 
     async fn get_all_secrets(&self, kv: &VaultKv, find: &FindQuery) -> Result<SecretMap> {
         // List from the folder that holds find.path; find.matches filters the rest.
+        // find.path follows the key rules, and may end with '/' (a folder).
         let folder = match &find.path {
-            Some(path) => match path.rfind('/') {
-                Some(end) => path[..=end].trim_start_matches('/').to_string(),
-                None => String::new(),
-            },
+            Some(path) => {
+                check_key_prefix("find.path", path).map_err(|e| e.context(kv.client.object()))?;
+                match path.rfind('/') {
+                    Some(end) => path[..=end].to_string(),
+                    None => String::new(),
+                }
+            }
             None => String::new(),
         };
-        if !folder.is_empty() {
-            check_key("find.path", folder.trim_end_matches('/'))?;
-        }
         // Path and name are checked before anything is read; tags need the metadata.
         // Matched off the async workers, up to the caller's deadline.
         let listed = kv.list_recursive(&folder).await?;
@@ -603,7 +655,7 @@ impl SecretStore for VaultStore {
 
     async fn push_secret(&self, kv: &VaultKv, push: &PushRequest) -> Result<()> {
         let key = &push.remote.remote_key;
-        check_key("remote_key", key)?;
+        kv.check_key("remote_ref.remote_key", key)?;
         let value = push.value()?;
         let object = kv.client.object();
         let new_value: Value = match (&push.secret_key, &push.remote.property) {
@@ -615,7 +667,9 @@ impl SecretStore for VaultStore {
                     .expose_str()
                     .ok_or_else(|| {
                         Error::invalid_request(format!(
-                            "{object}: the value of {secret_key} pushed to {key} is not UTF-8; Vault stores JSON strings"
+                            "{object}: the value of {} pushed to {} is not UTF-8; Vault stores JSON strings",
+                            shown(secret_key),
+                            shown(key)
                         ))
                     })?
                     .to_string(),
@@ -636,12 +690,14 @@ impl SecretStore for VaultStore {
                 Value::String(text) => match serde_json::from_str::<Value>(text) {
                     Ok(Value::Object(data)) => Ok(Some(data)),
                     _ => Err(Error::invalid_request(format!(
-                        "{object}: the value of {} pushed to {key} is not a JSON object; set remoteRef.property to store it under one key",
-                        secret_key.as_deref().unwrap_or("the Secret")
+                        "{object}: the value of {} pushed to {} is not a JSON object; set remoteRef.property to store it under one key",
+                        shown(secret_key.as_deref().unwrap_or("the Secret")),
+                        shown(key)
                     ))),
                 },
                 _ => Err(Error::invalid_request(format!(
-                    "{object}: the value pushed to {key} is not a JSON object"
+                    "{object}: the value pushed to {} is not a JSON object",
+                    shown(key)
                 ))),
             },
         })
@@ -655,7 +711,7 @@ impl SecretStore for VaultStore {
 
     async fn delete_secret(&self, kv: &VaultKv, remote: &PushRemoteRef) -> Result<()> {
         let key = &remote.remote_key;
-        check_key("remote_key", key)?;
+        kv.check_key("remote_ref.remote_key", key)?;
         let Some(name) = &remote.property else {
             return kv.delete_all(key).await;
         };
@@ -678,7 +734,7 @@ impl SecretStore for VaultStore {
     }
 
     async fn secret_exists(&self, kv: &VaultKv, remote: &PushRemoteRef) -> Result<bool> {
-        check_key("remote_key", &remote.remote_key)?;
+        kv.check_key("remote_ref.remote_key", &remote.remote_key)?;
         let Some(current) = kv.read(&remote.remote_key, None).await? else {
             return Ok(false);
         };

@@ -83,7 +83,7 @@ async fn not_found_only_for_missing_secrets_versions_and_properties() -> TestRes
         "a key climbing out of the mount",
         read("backend", "../../sys/mounts", "", "").await,
         Code::InvalidArgument,
-        &["'..' segment"],
+        &["remote_ref.key \"../../sys/mounts\" is refused"],
     )?);
     messages.push(expect_status(
         "the token's Secret is missing",

@@ -3,6 +3,8 @@
 //! that call like ESO core does.
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod relay;
+
 use eso_runtime::proto::generator::v1 as gen_wire;
 use eso_runtime::proto::provider::v1 as wire;
 use eso_runtime::testing::requests::{GeneratorCall, StoreCall};
@@ -138,20 +140,27 @@ impl Drop for Bao {
 impl Bao {
     /// Starts a plain-HTTP dev server.
     pub async fn start() -> TestResult<Bao> {
-        Self::start_with(false).await
+        Self::start_with(false, false).await
     }
 
     /// Starts a dev server with TLS (`-dev-tls`: a generated CA and certificate).
     pub async fn start_tls() -> TestResult<Bao> {
-        Self::start_with(true).await
+        Self::start_with(true, false).await
     }
 
-    async fn start_with(tls: bool) -> TestResult<Bao> {
+    /// Starts a plain-HTTP dev server with a file audit device (declared in a config
+    /// file: OpenBao refuses to enable audit devices through the API): every request
+    /// that reaches OpenBao's request handling is logged, see [`Bao::audited`].
+    pub async fn start_audited() -> TestResult<Bao> {
+        Self::start_with(false, true).await
+    }
+
+    async fn start_with(tls: bool, audit: bool) -> TestResult<Bao> {
         let binary = bao_binary()?;
         let mut last_error = String::new();
         // A port taken between our probe and the server's bind: try another.
         for _ in 0..3 {
-            match Self::try_start(&binary, tls).await {
+            match Self::try_start(&binary, tls, audit).await {
                 Ok(bao) => return Ok(bao),
                 Err(error) => last_error = error,
             }
@@ -159,7 +168,7 @@ impl Bao {
         Err(last_error)
     }
 
-    async fn try_start(binary: &Path, tls: bool) -> TestResult<Bao> {
+    async fn try_start(binary: &Path, tls: bool, audit: bool) -> TestResult<Bao> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port_pair()?;
         let log_path = dir.path().join("bao.log");
@@ -178,6 +187,16 @@ impl Bao {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
+        if audit {
+            let config = dir.path().join("audit.hcl");
+            let log = dir.path().join("audit.log");
+            let hcl = format!(
+                "audit \"file\" \"test\" {{\n  options {{\n    file_path = {}\n  }}\n}}\n",
+                quoted(&log.display().to_string())
+            );
+            std::fs::write(&config, hcl).map_err(|e| format!("writing {}: {e}", config.display()))?;
+            command.arg(format!("-config={}", config.display()));
+        }
         let cert_dir = dir.path().join("tls");
         if tls {
             std::fs::create_dir_all(&cert_dir).map_err(|e| e.to_string())?;
@@ -377,6 +396,26 @@ impl Bao {
     /// A scratch directory that lives as long as the server.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The requests the audit device logged (server started with
+    /// [`Bao::start_audited`]), in order: `operation path`, e.g. `read secret/data/k`.
+    pub fn audited(&self) -> TestResult<Vec<String>> {
+        let path = self.dir.path().join("audit.log");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        text.lines()
+            .map(|line| serde_json::from_str::<Value>(line).map_err(|e| format!("audit line {line:?}: {e}")))
+            .filter(|entry| !matches!(entry, Ok(entry) if entry.get("type").and_then(Value::as_str) != Some("request")))
+            .map(|entry| {
+                let entry = entry?;
+                let operation = entry
+                    .pointer("/request/operation")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
+                let path = entry.pointer("/request/path").and_then(Value::as_str).unwrap_or("?");
+                Ok(format!("{operation} {path}"))
+            })
+            .collect()
     }
 }
 
