@@ -16,7 +16,7 @@ use std::time::Duration;
 type ObjectKey = (String, String, String, String); // apiVersion, kind, namespace, name
 
 #[derive(Default)]
-struct Snapshot {
+pub(crate) struct Snapshot {
     objects: HashMap<ObjectKey, Arc<StoredObject>>,
     secrets: HashMap<(String, String), Arc<StoredSecret>>,
 }
@@ -159,7 +159,7 @@ struct Metadata {
     annotations: BTreeMap<String, String>,
 }
 
-fn parse_files(files: &[(PathBuf, String)]) -> Result<Snapshot> {
+pub(crate) fn parse_files(files: &[(PathBuf, String)]) -> Result<Snapshot> {
     let mut snapshot = Snapshot::default();
     for (path, text) in files {
         for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
