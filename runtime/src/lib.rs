@@ -39,6 +39,9 @@ pub mod crd;
 mod dispatch;
 mod display;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod kind;
 pub mod logging;
