@@ -25,7 +25,7 @@ use std::fmt::{self, Write};
 /// How many characters of a caller-controlled string are echoed into an error or log.
 pub const MAX_ECHO_CHARS: usize = 256;
 
-/// How long a whole error message may get (after escaping) before it is cut.
+/// How long a whole error message may get, in bytes after escaping, before it is cut.
 pub(crate) const MAX_MESSAGE_CHARS: usize = 2048;
 
 /// `text`, at most [`MAX_ECHO_CHARS`] characters of it, control characters escaped.
@@ -89,19 +89,25 @@ pub(crate) fn write_escaped(out: &mut impl Write, c: char) -> fmt::Result {
 }
 
 /// `message` with control characters escaped and cut at [`MAX_MESSAGE_CHARS`]
-/// characters: what an [`Error`](crate::Error) keeps, whoever built it.
+/// bytes of escaped text (so characters too): what an [`Error`](crate::Error)
+/// keeps, whoever built it. Bytes, not characters, because escaping and UTF-8
+/// grow a message: 2,048 characters could be 16 KiB, past what a gRPC client
+/// accepts in a status header.
 pub(crate) fn sanitize_message(message: String) -> String {
-    let clean = message.chars().count() <= MAX_MESSAGE_CHARS && !message.chars().any(needs_escape);
+    let clean = message.len() <= MAX_MESSAGE_CHARS && !message.chars().any(needs_escape);
     if clean {
         return message;
     }
-    let mut out = String::with_capacity(message.len().min(MAX_MESSAGE_CHARS * 2));
-    for (count, c) in message.chars().enumerate() {
-        if count == MAX_MESSAGE_CHARS {
+    let mut out = String::with_capacity(MAX_MESSAGE_CHARS + 32);
+    let mut escaped = String::new();
+    for c in message.chars() {
+        escaped.clear();
+        let _ = write_escaped(&mut escaped, c);
+        if out.len() + escaped.len() > MAX_MESSAGE_CHARS {
             let _ = write!(out, "…({} bytes)", message.len());
             break;
         }
-        let _ = write_escaped(&mut out, c);
+        out.push_str(&escaped);
     }
     out
 }
@@ -163,6 +169,11 @@ mod tests {
         let cut = sanitize_message(long);
         assert!(cut.len() < MAX_MESSAGE_CHARS + 32, "{}", cut.len());
         assert!(cut.ends_with("…(1048576 bytes)"), "{cut:.40}");
+        // Escapes and multi-byte characters count by their bytes (found by the dispatch fuzz target).
+        for long in ["\u{2028}".repeat(400), "\u{1}".repeat(2000), "秘".repeat(2000)] {
+            let cut = sanitize_message(long);
+            assert!(cut.len() < MAX_MESSAGE_CHARS + 32, "{}", cut.len());
+        }
     }
 
     #[test]

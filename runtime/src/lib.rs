@@ -41,6 +41,9 @@ mod dispatch;
 mod display;
 mod error;
 mod fs;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod kind;
 pub mod limits;

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 type ObjectKey = (String, String, String, String); // apiVersion, kind, namespace, name
 
 #[derive(Default)]
-struct Snapshot {
+pub(crate) struct Snapshot {
     objects: HashMap<ObjectKey, Arc<StoredObject>>,
     secrets: HashMap<(String, String), Arc<StoredSecret>>,
 }
@@ -650,4 +650,18 @@ mod tests {
         assert!(error.is_some_and(|e| e.contains("Secret has no metadata.name")));
         Ok(())
     }
+}
+
+/// Parses manifest texts as if they were the folder's files, in order: the fuzz
+/// harness's way in to the same parser and merge the folder goes through.
+#[cfg(fuzzing)]
+pub(crate) fn parse_files(files: &[(PathBuf, String)]) -> Result<Snapshot> {
+    let parsed: Vec<Arc<Parsed>> = files
+        .iter()
+        .map(|(path, text)| Arc::new(parse_file(path, text.clone().into_bytes())))
+        .collect();
+    if let Some(error) = parsed.iter().find_map(|p| p.error.clone()) {
+        return Err(error);
+    }
+    merge(&parsed)
 }
