@@ -13,12 +13,61 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-type ObjectKey = (String, String, String, String); // apiVersion, kind, namespace, name
+/// Entries by namespace, then name: looked up with borrowed `&str`s, so a call's
+/// lookup allocates nothing.
+type ByNamespace<T> = HashMap<String, HashMap<String, Arc<T>>>;
+
+fn lookup<T>(map: &ByNamespace<T>, namespace: &str, name: &str) -> Option<Arc<T>> {
+    map.get(namespace).and_then(|names| names.get(name)).cloned()
+}
+
+/// Whether `api_version` and `kind` are `gvk`'s, compared in place (no splitting,
+/// no allocation: every call looks its object up).
+fn names(gvk: &Gvk, api_version: &str, kind: &str) -> bool {
+    kind == gvk.kind
+        && api_version.len() == gvk.group.len() + 1 + gvk.version.len()
+        && api_version.starts_with(gvk.group)
+        && api_version.ends_with(gvk.version)
+        && api_version.as_bytes().get(gvk.group.len()) == Some(&b'/')
+}
+
+/// The objects of one `apiVersion` and kind.
+struct KindObjects {
+    api_version: String,
+    kind: String,
+    objects: ByNamespace<StoredObject>,
+}
 
 #[derive(Default)]
 struct Snapshot {
-    objects: HashMap<ObjectKey, Arc<StoredObject>>,
-    secrets: HashMap<(String, String), Arc<StoredSecret>>,
+    /// One entry per `apiVersion` and kind (a folder holds a few).
+    kinds: Vec<KindObjects>,
+    secrets: ByNamespace<StoredSecret>,
+}
+
+impl Snapshot {
+    fn kind(&self, gvk: &Gvk) -> Option<&KindObjects> {
+        self.kinds.iter().find(|k| names(gvk, &k.api_version, &k.kind))
+    }
+
+    fn kind_mut(&mut self, api_version: &str, kind: &str) -> &mut KindObjects {
+        let index = match self
+            .kinds
+            .iter()
+            .position(|k| k.api_version == api_version && k.kind == kind)
+        {
+            Some(index) => index,
+            None => {
+                self.kinds.push(KindObjects {
+                    api_version: api_version.to_string(),
+                    kind: kind.to_string(),
+                    objects: HashMap::new(),
+                });
+                self.kinds.len() - 1
+            }
+        };
+        &mut self.kinds[index]
+    }
 }
 
 /// Objects from `*.yaml`, `*.yml` and `*.json` files in one folder (and its
@@ -71,18 +120,14 @@ impl FilesSource {
 
 impl Source for FilesSource {
     fn object(&self, gvk: &Gvk, namespace: &str, name: &str) -> Result<Option<Arc<StoredObject>>> {
-        let key = (
-            gvk.api_version(),
-            gvk.kind.to_string(),
-            namespace.to_string(),
-            name.to_string(),
-        );
-        Ok(self.snapshot.load().objects.get(&key).cloned())
+        let snapshot = self.snapshot.load();
+        Ok(snapshot
+            .kind(gvk)
+            .and_then(|kind| lookup(&kind.objects, namespace, name)))
     }
 
     fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<StoredSecret>>> {
-        let key = (namespace.to_string(), name.to_string());
-        Ok(self.snapshot.load().secrets.get(&key).cloned())
+        Ok(lookup(&self.snapshot.load().secrets, namespace, name))
     }
 
     fn is_ready(&self) -> bool {
@@ -230,14 +275,14 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
         for (key, text) in document.string_data {
             data.insert(key, SecretValue::from(text));
         }
-        let key = (namespace.clone(), name.clone());
-        if snapshot.secrets.contains_key(&key) {
+        let names = snapshot.secrets.entry(namespace.clone()).or_default();
+        if names.contains_key(&name) {
             return Err(Error::invalid_config(format!(
                 "{at}: Secret {namespace}/{name} is defined twice"
             )));
         }
-        snapshot.secrets.insert(
-            key,
+        names.insert(
+            name.clone(),
             Arc::new(StoredSecret {
                 name,
                 namespace,
@@ -247,8 +292,12 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
         );
         return Ok(());
     }
-    let key = (api_version.clone(), kind.clone(), namespace.clone(), name.clone());
-    if snapshot.objects.contains_key(&key) {
+    let names = snapshot
+        .kind_mut(&api_version, &kind)
+        .objects
+        .entry(namespace.clone())
+        .or_default();
+    if names.contains_key(&name) {
         return Err(Error::invalid_config(format!(
             "{at}: {kind} {namespace}/{name} is defined twice"
         )));
@@ -256,8 +305,8 @@ fn add_document(snapshot: &mut Snapshot, json: serde_json::Value, at: &str) -> R
     let uid = metadata
         .uid
         .unwrap_or_else(|| format!("files:{api_version}:{kind}:{namespace}/{name}"));
-    snapshot.objects.insert(
-        key,
+    names.insert(
+        name.clone(),
         Arc::new(StoredObject {
             api_version,
             kind,
@@ -354,6 +403,40 @@ mod tests {
         assert!(source.object(&GVK, "default", "one")?.is_some());
         // The same broken set is reported once, not on every poll.
         assert!(!source.reload()?);
+        Ok(())
+    }
+
+    #[test]
+    fn lookups_tell_kinds_versions_and_namespaces_apart() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::internal(e.to_string()))?;
+        write(
+            dir.path(),
+            "a.yaml",
+            "apiVersion: provider.external-secrets.io/v2alpha1\nkind: Fake\nmetadata: {name: one, namespace: a}\n---\napiVersion: provider.external-secrets.io/v1\nkind: Fake\nmetadata: {name: one, namespace: b}\n---\napiVersion: provider.external-secrets.io/v2alpha1\nkind: Other\nmetadata: {name: one, namespace: b}\n",
+        );
+        let source = FilesSource::load(dir.path())?;
+        assert!(source.object(&GVK, "a", "one")?.is_some());
+        // Same name, another namespace only in another version or kind.
+        assert!(source.object(&GVK, "b", "one")?.is_none());
+        assert!(source.object(&GVK, "a", "two")?.is_none());
+        let v1 = Gvk { version: "v1", ..GVK };
+        assert_eq!(
+            source.object(&v1, "b", "one")?.map(|o| o.api_version.clone()),
+            Some("provider.external-secrets.io/v1".into())
+        );
+        let other_group = Gvk {
+            group: "provider.external-secrets.i",
+            ..GVK
+        };
+        assert!(source.object(&other_group, "a", "one")?.is_none());
+        // A document twice is still refused.
+        write(
+            dir.path(),
+            "b.yaml",
+            "apiVersion: provider.external-secrets.io/v2alpha1\nkind: Fake\nmetadata: {name: one, namespace: a}\n",
+        );
+        let error = source.reload().err().map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("Fake a/one is defined twice")));
         Ok(())
     }
 
