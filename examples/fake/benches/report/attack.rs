@@ -366,7 +366,7 @@ pub async fn slow_bodies(settings: &Settings) -> Result<Report, String> {
     Ok(Report {
         name: format!(
             "(a) {} streams × {} MiB body that never finishes",
-            settings.streams,
+            super::markdown::thousands(settings.streams as u64),
             settings.body_bytes as f64 / (1 << 20) as f64
         ),
         before,
@@ -450,7 +450,8 @@ pub async fn many_calls(settings: &Settings) -> Result<Report, String> {
     Ok(Report {
         name: format!(
             "(b) {} concurrent GetSecret calls, backend latency {}",
-            settings.calls, settings.latency
+            super::markdown::thousands(settings.calls as u64),
+            settings.latency
         ),
         before,
         during,

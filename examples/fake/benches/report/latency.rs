@@ -33,6 +33,25 @@ pub struct Row {
     pub throughput: f64,
     /// Calls measured.
     pub calls: usize,
+    /// Calls per second in each round (same order for every server).
+    pub round_throughputs: Vec<f64>,
+}
+
+impl Row {
+    /// The lowest and highest per-round ratio of this row's throughput to `baseline`'s:
+    /// how much the machine moved the figure during the run.
+    pub fn round_ratio_range(&self, baseline: &Row) -> Option<(f64, f64)> {
+        let ratios: Vec<f64> = self
+            .round_throughputs
+            .iter()
+            .zip(&baseline.round_throughputs)
+            .filter(|(_, b)| **b > 0.0)
+            .map(|(r, b)| r / b)
+            .collect();
+        let low = ratios.iter().copied().reduce(f64::min)?;
+        let high = ratios.iter().copied().reduce(f64::max)?;
+        Some((low, high))
+    }
 }
 
 /// What `concurrency` callers sharing the target's connection did until `until`.
@@ -80,14 +99,17 @@ pub async fn run(targets: &[Target], settings: &Settings) -> Result<Vec<Row>, St
         }
         let mut latencies: Vec<Vec<Duration>> = vec![Vec::new(); count];
         let mut elapsed = vec![Duration::ZERO; count];
+        let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); count];
         for round in 0..settings.rounds.max(1) {
             for index in (0..count).map(|i| (i + round) % count) {
                 let (samples, time) = burst(&targets[index], concurrency, Instant::now() + settings.round).await?;
+                rounds[index].push(samples.len() as f64 / time.as_secs_f64().max(1e-9));
                 latencies[index].extend(samples);
                 elapsed[index] += time;
             }
         }
-        for ((target, mut samples), time) in targets.iter().zip(latencies).zip(elapsed) {
+        for (((target, mut samples), time), round_throughputs) in targets.iter().zip(latencies).zip(elapsed).zip(rounds)
+        {
             samples.sort_unstable();
             rows.push(Row {
                 concurrency,
@@ -96,6 +118,7 @@ pub async fn run(targets: &[Target], settings: &Settings) -> Result<Vec<Row>, St
                 p99: percentile(&samples, 99),
                 throughput: samples.len() as f64 / time.as_secs_f64().max(1e-9),
                 calls: samples.len(),
+                round_throughputs,
             });
         }
     }

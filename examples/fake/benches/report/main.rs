@@ -50,6 +50,8 @@ pub struct Config {
     pub sections: Vec<String>,
     /// Whether the Kubernetes source is measured too.
     pub kube: bool,
+    /// Whether the provider binary's log subscriber is installed (`BENCH_LOG`).
+    pub log: bool,
     /// GetSecret section.
     pub latency: latency::Settings,
     /// GetAllSecrets section.
@@ -119,10 +121,13 @@ impl Config {
             smoke: false,
             sections,
             kube: std::env::var("BENCH_KUBE").map_or(true, |v| v != "0"),
+            log: log_enabled(),
             latency: latency::Settings {
                 concurrencies,
-                rounds: number("BENCH_ROUNDS", 3)?,
-                round: seconds("BENCH_ROUND_SECS", 3.0)?,
+                // Short rounds, many of them: a neighbour's build that starts mid-run
+                // lands on every server alike.
+                rounds: number("BENCH_ROUNDS", 9)?,
+                round: seconds("BENCH_ROUND_SECS", 1.0)?,
                 warmup: seconds("BENCH_WARMUP_SECS", 0.5)?,
             },
             bulk: vec![
@@ -170,6 +175,7 @@ impl Config {
             smoke: true,
             sections: SECTIONS.iter().map(|s| s.to_string()).collect(),
             kube: true,
+            log: log_enabled(),
             latency: latency::Settings {
                 concurrencies: vec![1, 4],
                 rounds: 1,
@@ -292,12 +298,17 @@ pub fn book_path() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../book/src/benchmarks.md"))
 }
 
+/// `BENCH_LOG` is not `0`.
+pub fn log_enabled() -> bool {
+    std::env::var("BENCH_LOG").map_or(true, |v| v != "0")
+}
+
 /// The provider binary's log subscriber (its default filter, or `RUST_LOG`), as a
 /// deployed provider runs; `BENCH_LOG=0`: none (then `tracing` falls back to
 /// `log` checks at every callsite, which costs the bare server more than the
 /// subscriber does).
 fn install_log_subscriber() {
-    if std::env::var("BENCH_LOG").map_or(true, |v| v != "0") {
+    if log_enabled() {
         eso_runtime::logging::init(eso_runtime::logging::LogFormat::Text, "eso-example-fake");
     }
 }

@@ -80,13 +80,18 @@ pub fn render(report: &Report) -> String {
         let s = &config.latency;
         let _ = writeln!(
             out,
-            "**GetSecret**, {}-byte value, mutual TLS over loopback, one connection per server shared by all callers (as ESO core uses one); servers in the bench process; {} rounds × {:.1} s per server and concurrency, taking turns; every call timed. Targets: p50 ≤ {P50_TARGET:.2}× and calls/s ≥ {THROUGHPUT_TARGET:.2}× of bare tonic.\n",
+            "**GetSecret**, {}-byte value, mutual TLS over loopback, one connection per server shared by all callers (as ESO core uses one); servers in the bench process{}; {} rounds × {:.1} s per server and concurrency, taking turns; every call timed. Targets: p50 ≤ {P50_TARGET:.2}× and calls/s ≥ {THROUGHPUT_TARGET:.2}× of bare tonic.\n",
             super::servers::VALUE.len(),
+            if config.log {
+                " with the provider binary's log subscriber (default filter)"
+            } else {
+                ", no log subscriber"
+            },
             s.rounds,
             s.round.as_secs_f64(),
         );
-        out.push_str("| callers | server | p50 (µs) | p99 (µs) | calls/s | p50 / bare | p99 / bare | calls/s / bare | targets |\n");
-        out.push_str("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+        out.push_str("| callers | server | p50 (µs) | p99 (µs) | calls/s | p50 / bare | p99 / bare | calls/s / bare | calls/s / bare, per round | targets |\n");
+        out.push_str("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
         for row in rows {
             let bare = rows
                 .iter()
@@ -108,9 +113,13 @@ pub fn render(report: &Report) -> String {
                     } else {
                         format!("missed: {}", missed.join(", "))
                     };
-                    (format!("{p50:.2} | {p99:.2} | {throughput:.2}"), verdict)
+                    let range = row
+                        .round_ratio_range(bare)
+                        .map(|(low, high)| format!("{low:.2}–{high:.2}"))
+                        .unwrap_or_else(|| "—".into());
+                    (format!("{p50:.2} | {p99:.2} | {throughput:.2} | {range}"), verdict)
                 }
-                _ => ("— | — | —".to_string(), "baseline".to_string()),
+                _ => ("— | — | — | —".to_string(), "baseline".to_string()),
             };
             let _ = writeln!(
                 out,
@@ -262,7 +271,7 @@ pub fn render(report: &Report) -> String {
                     .collect();
                 let unanswered = a.opened.saturating_sub(a.answered());
                 if unanswered > 0 {
-                    answers.push(format!("none yet {}", thousands(unanswered as u64)));
+                    answers.push(format!("no answer {}", thousands(unanswered as u64)));
                 }
                 answers.join(", ")
             }),
