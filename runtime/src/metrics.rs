@@ -5,17 +5,72 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
-    status: String,
+    method: Cow<'static, str>,
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabels {
-    method: String,
+    method: Cow<'static, str>,
+}
+
+/// The methods the services serve: their series are looked up once, then reached
+/// without allocating, hashing or locking the families.
+const METHODS: [&str; 10] = [
+    "GetSecret",
+    "GetSecretMap",
+    "PushSecret",
+    "DeleteSecret",
+    "SecretExists",
+    "GetAllSecrets",
+    "Validate",
+    "Capabilities",
+    "Generate",
+    "Cleanup",
+];
+
+/// The `status` label of each gRPC code, by its number (as the label has always read).
+const STATUSES: [&str; 17] = [
+    "OK",
+    "Cancelled",
+    "Unknown",
+    "InvalidArgument",
+    "DeadlineExceeded",
+    "NotFound",
+    "AlreadyExists",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "FailedPrecondition",
+    "Aborted",
+    "OutOfRange",
+    "Unimplemented",
+    "Internal",
+    "Unavailable",
+    "DataLoss",
+    "Unauthenticated",
+];
+
+/// The index of `code` in `STATUSES` (`Unknown` for a number tonic does not know).
+fn status_index(code: tonic::Code) -> usize {
+    const UNKNOWN: usize = 2;
+    usize::try_from(i32::from(code))
+        .ok()
+        .filter(|index| *index < STATUSES.len())
+        .unwrap_or(UNKNOWN)
+}
+
+/// One method's series, each made on first use (so that /metrics lists only
+/// what happened, as before) and shared with its family.
+#[derive(Default)]
+struct MethodSeries {
+    duration: OnceLock<Histogram>,
+    requests: [OnceLock<Counter>; STATUSES.len()],
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -39,6 +94,8 @@ pub struct Metrics {
     reloads: Counter,
     reload_failures: Counter,
     rejected: Family<RejectionLabels, Counter>,
+    /// By the index of the method in `METHODS`.
+    series: [MethodSeries; METHODS.len()],
 }
 
 impl Default for Metrics {
@@ -88,6 +145,7 @@ impl Metrics {
             reloads,
             reload_failures,
             rejected,
+            series: Default::default(),
         }
     }
 
@@ -116,20 +174,38 @@ impl Metrics {
 
     /// Records one handled request.
     pub fn observe_request(&self, method: &str, code: tonic::Code, elapsed: Duration) {
-        let status = match code {
-            tonic::Code::Ok => "OK".to_string(),
-            other => format!("{other:?}"),
+        let code = status_index(code);
+        let status = STATUSES[code];
+        let Some(index) = METHODS.iter().position(|known| *known == method) else {
+            // A method the services do not name: the slow path, with owned labels.
+            self.requests
+                .get_or_create(&RequestLabels {
+                    method: Cow::Owned(method.to_string()),
+                    status,
+                })
+                .inc();
+            self.durations
+                .get_or_create(&MethodLabels {
+                    method: Cow::Owned(method.to_string()),
+                })
+                .observe(elapsed.as_secs_f64());
+            return;
         };
-        self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_string(),
-                status,
+        let method = Cow::Borrowed(METHODS[index]);
+        let series = &self.series[index];
+        series.requests[code]
+            .get_or_init(|| {
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        method: method.clone(),
+                        status,
+                    })
+                    .clone()
             })
             .inc();
-        self.durations
-            .get_or_create(&MethodLabels {
-                method: method.to_string(),
-            })
+        series
+            .duration
+            .get_or_init(|| self.durations.get_or_create(&MethodLabels { method }).clone())
             .observe(elapsed.as_secs_f64());
     }
 
@@ -158,5 +234,65 @@ impl Metrics {
             tracing::error!(%error, "encoding metrics");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CODES: [tonic::Code; 17] = [
+        tonic::Code::Ok,
+        tonic::Code::Cancelled,
+        tonic::Code::Unknown,
+        tonic::Code::InvalidArgument,
+        tonic::Code::DeadlineExceeded,
+        tonic::Code::NotFound,
+        tonic::Code::AlreadyExists,
+        tonic::Code::PermissionDenied,
+        tonic::Code::ResourceExhausted,
+        tonic::Code::FailedPrecondition,
+        tonic::Code::Aborted,
+        tonic::Code::OutOfRange,
+        tonic::Code::Unimplemented,
+        tonic::Code::Internal,
+        tonic::Code::Unavailable,
+        tonic::Code::DataLoss,
+        tonic::Code::Unauthenticated,
+    ];
+
+    #[test]
+    fn status_labels_read_as_they_always_have() {
+        for code in CODES {
+            let expected = match code {
+                tonic::Code::Ok => "OK".to_string(),
+                other => format!("{other:?}"),
+            };
+            assert_eq!(STATUSES[status_index(code)], expected);
+        }
+    }
+
+    #[test]
+    fn cached_series_are_the_exposed_ones() {
+        let metrics = Metrics::new();
+        for _ in 0..2 {
+            metrics.observe_request("GetSecret", tonic::Code::Ok, Duration::from_millis(1));
+        }
+        metrics.observe_request("GetSecret", tonic::Code::NotFound, Duration::from_millis(1));
+        metrics.observe_request("SomethingNew", tonic::Code::Internal, Duration::from_millis(1));
+        metrics.observe_request("SomethingNew", tonic::Code::Internal, Duration::from_millis(1));
+        let text = metrics.encode();
+        for line in [
+            "grpc_server_requests_total{method=\"GetSecret\",status=\"OK\"} 2",
+            "grpc_server_requests_total{method=\"GetSecret\",status=\"NotFound\"} 1",
+            "grpc_server_requests_total{method=\"SomethingNew\",status=\"Internal\"} 2",
+            "grpc_server_request_duration_seconds_count{method=\"GetSecret\"} 3",
+            "grpc_server_request_duration_seconds_count{method=\"SomethingNew\"} 2",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+        // Only what happened is listed.
+        assert!(!text.contains("status=\"Aborted\""), "{text}");
+        assert!(!text.contains("method=\"Validate\""), "{text}");
     }
 }
