@@ -37,6 +37,9 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   toolchain=(+nightly)
   echo "== cargo-fuzz $(cargo fuzz --version | awk '{print $2}'), $(rustc +nightly --version)"
 else
+  # +stable explicitly: a fuzz crate's rust-toolchain.toml may name nightly, which
+  # rustup would otherwise try (and fail) to install.
+  toolchain=(+stable)
   export RUSTC_BOOTSTRAP=1
   echo "== cargo-fuzz $(cargo fuzz --version | awk '{print $2}'), $(rustc --version) with RUSTC_BOOTSTRAP=1"
 fi
