@@ -12,6 +12,7 @@
 #
 #   FUZZ_SECONDS=600 bash .ci/fuzz.sh          # a longer run
 #   FUZZ_TARGETS="dispatch certs" bash .ci/fuzz.sh
+#   FUZZ_NIGHTLY=0 bash .ci/fuzz.sh             # stable + RUSTC_BOOTSTRAP=1 even where nightly is installed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -33,7 +34,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 toolchain=()
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if [ "${FUZZ_NIGHTLY:-auto}" != 0 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   toolchain=(+nightly)
   echo "== cargo-fuzz $(cargo fuzz --version | awk '{print $2}'), $(rustc +nightly --version)"
 else
@@ -70,7 +71,7 @@ run() {
   local crate="$1" target="$2" log="$3"
   shift 3
   if cargo "${toolchain[@]}" fuzz run --fuzz-dir "$crate" "${flags[@]}" "$target" "$@" >"$log" 2>&1; then
-    grep -E '^(INFO: seed corpus|#[0-9]+ +(INITED|DONE))|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
+    grep -E '^(INFO: seed corpus|#[0-9]+[[:space:]]+(INITED|DONE))|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
   else
     tail -n 60 "$log"
     return 1
