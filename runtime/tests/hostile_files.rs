@@ -181,7 +181,7 @@ fn a_huge_manifest_is_refused_naming_the_limit() {
     sparse(&dir.path().join("big.yaml"), 500 << 20);
     let error = load_error(dir.path());
     assert!(
-        error.contains("big.yaml is larger than the 4 MiB limit for one file"),
+        error.contains("big.yaml is larger than the 16 MiB limit for one file"),
         "{error}"
     );
 }
@@ -189,13 +189,13 @@ fn a_huge_manifest_is_refused_naming_the_limit() {
 #[test]
 fn the_folder_as_a_whole_is_bounded() {
     let dir = tempdir();
-    // Nine files just under the per-file limit: 36 MiB in all.
-    for index in 0..9 {
-        sparse(&dir.path().join(format!("f{index}.yaml")), 4 << 20);
+    // Five files at the per-file limit: 80 MiB in all.
+    for index in 0..5 {
+        sparse(&dir.path().join(format!("f{index}.yaml")), 16 << 20);
     }
     let error = load_error(dir.path());
     assert!(
-        error.contains("holds more than the 32 MiB limit of manifests in all"),
+        error.contains("holds more than the 64 MiB limit of manifests in all"),
         "{error}"
     );
 }

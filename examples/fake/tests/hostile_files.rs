@@ -265,7 +265,7 @@ async fn hostile_files_added_while_running_do_not_stop_calls_health_or_sigterm()
     process
         .wait_for("the huge file to be reported", |p| {
             p.log()
-                .contains("huge.yaml is larger than the 4 MiB limit")
+                .contains("huge.yaml is larger than the 16 MiB limit")
                 .then_some(())
         })
         .await?;

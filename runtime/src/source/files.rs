@@ -94,10 +94,11 @@ struct Look {
 }
 
 impl FilesSource {
-    /// The largest manifest file read: 4 MiB. A larger one is an error naming it.
-    pub const MAX_FILE_BYTES: u64 = 4 << 20;
-    /// The most bytes read from all manifest files of the folder together: 32 MiB.
-    pub const MAX_TOTAL_BYTES: u64 = 32 << 20;
+    /// The largest manifest file read: 16 MiB (a Fake object with 10,000 secrets of
+    /// 1 KiB is ~10 MiB). A larger one is an error naming it.
+    pub const MAX_FILE_BYTES: u64 = 16 << 20;
+    /// The most bytes read from all manifest files of the folder together: 64 MiB.
+    pub const MAX_TOTAL_BYTES: u64 = 64 << 20;
     /// The most manifest files in the folder and its subfolders: 10,000.
     pub const MAX_FILES: usize = 10_000;
     /// The most entries (files of any name, folders, symlinks) the walk looks at:
