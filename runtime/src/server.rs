@@ -142,43 +142,29 @@ fn tls_incoming(
     preface_timeout: Duration,
     stop: CancellationToken,
 ) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Accepted<tokio_rustls::server::TlsStream<TcpStream>>>> {
-    let (sender, receiver) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                _ = stop.cancelled() => break,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+    incoming(listener, stop, move |stream, peer| {
+        let acceptor = tokio_rustls::TlsAcceptor::from(reloader.current());
+        let allowed_clients = Arc::clone(&allowed_clients);
+        async move {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => match client_identity_refusal(&tls, &allowed_clients) {
+                    None => with_preface(tls, peer, preface_timeout).await,
+                    Some(reason) => {
+                        tracing::warn!(%peer, %reason, "client refused");
+                        None
+                    }
+                },
+                Ok(Err(error)) => {
+                    tracing::info!(%peer, %error, "TLS handshake refused");
+                    None
                 }
-            };
-            let _ = stream.set_nodelay(true);
-            let acceptor = tokio_rustls::TlsAcceptor::from(reloader.current());
-            let sender = sender.clone();
-            let allowed_clients = Arc::clone(&allowed_clients);
-            tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => match client_identity_refusal(&tls, &allowed_clients) {
-                        None => match expect_preface(tls, preface_timeout).await {
-                            Ok(tls) => {
-                                let _ = sender.send(Ok(tls)).await;
-                            }
-                            Err(error) => tracing::info!(%peer, %error, "connection closed before HTTP/2"),
-                        },
-                        Some(reason) => tracing::warn!(%peer, %reason, "client refused"),
-                    },
-                    Ok(Err(error)) => tracing::info!(%peer, %error, "TLS handshake refused"),
-                    Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                Err(_) => {
+                    tracing::info!(%peer, "TLS handshake timed out");
+                    None
                 }
-            });
+            }
         }
-    });
-    tokio_stream::wrappers::ReceiverStream::new(receiver)
+    })
 }
 
 /// Plaintext connections (debugging only), with the same HTTP/2 preface rule.
@@ -187,6 +173,38 @@ fn plaintext_incoming(
     preface_timeout: Duration,
     stop: CancellationToken,
 ) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Accepted<TcpStream>>> {
+    incoming(listener, stop, move |stream, peer| {
+        with_preface(stream, peer, preface_timeout)
+    })
+}
+
+/// The HTTP/2 preface read from `io` in time, or `None` (logged) when it is not.
+async fn with_preface<T: tokio::io::AsyncRead + Unpin>(
+    io: T,
+    peer: SocketAddr,
+    timeout: Duration,
+) -> Option<Accepted<T>> {
+    match expect_preface(io, timeout).await {
+        Ok(io) => Some(io),
+        Err(error) => {
+            tracing::info!(%peer, %error, "connection closed before HTTP/2");
+            None
+        }
+    }
+}
+
+/// Accepts TCP connections until `stop` and runs `handshake` on each off the
+/// accept loop; the connections it returns go to the gRPC server.
+fn incoming<IO, F, Fut>(
+    listener: TcpListener,
+    stop: CancellationToken,
+    handshake: F,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<IO>>
+where
+    IO: Send + 'static,
+    F: Fn(TcpStream, SocketAddr) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Option<IO>> + Send + 'static,
+{
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -204,12 +222,10 @@ fn plaintext_incoming(
             };
             let _ = stream.set_nodelay(true);
             let sender = sender.clone();
+            let connection = handshake(stream, peer);
             tokio::spawn(async move {
-                match expect_preface(stream, preface_timeout).await {
-                    Ok(stream) => {
-                        let _ = sender.send(Ok(stream)).await;
-                    }
-                    Err(error) => tracing::info!(%peer, %error, "connection closed before HTTP/2"),
+                if let Some(io) = connection.await {
+                    let _ = sender.send(Ok(io)).await;
                 }
             });
         }
