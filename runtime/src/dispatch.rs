@@ -5,7 +5,7 @@ use crate::bounded;
 use crate::context::SecretVersions;
 use crate::error::without_quoted_values;
 use crate::kind::parse_api_version;
-use crate::scope::{AuthenticationScope, Scope};
+use crate::scope::{AuthenticationScope, Credential, Scope};
 use crate::source::{ReadyState, Source, StoredObject};
 use crate::{
     Capabilities, Ctx, Error, FindQuery, Generator, Gvk, ProviderSpec, PushRemoteRef, PushRequest, RemoteRef, Result,
@@ -13,7 +13,6 @@ use crate::{
 };
 use arc_swap::ArcSwapOption;
 use futures::future::BoxFuture;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -130,8 +129,47 @@ impl<S: SecretStore> Connected<S> {
     }
 }
 
-/// Object namespace, object name, and the scope's credential key.
-type ClientKey = (String, String, String);
+/// Which credentials a cached client was connected with ([`Credential`], owned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CredentialKey {
+    Namespaced,
+    Cluster,
+    ClusterManifest(String),
+}
+
+/// Object namespace, object name, and the credentials the scope reaches.
+struct ClientKey {
+    namespace: String,
+    name: String,
+    credential: CredentialKey,
+}
+
+impl ClientKey {
+    fn new(namespace: &str, name: &str, credential: Credential<'_>) -> Self {
+        ClientKey {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            credential: match credential {
+                Credential::Namespaced => CredentialKey::Namespaced,
+                Credential::Cluster => CredentialKey::Cluster,
+                Credential::ClusterManifest(source) => CredentialKey::ClusterManifest(source.to_string()),
+            },
+        }
+    }
+
+    /// Compared with borrowed parts: a call's lookup allocates nothing.
+    fn is(&self, namespace: &str, name: &str, credential: Credential<'_>) -> bool {
+        self.namespace == namespace
+            && self.name == name
+            && match (&self.credential, credential) {
+                (CredentialKey::Namespaced, Credential::Namespaced) | (CredentialKey::Cluster, Credential::Cluster) => {
+                    true
+                }
+                (CredentialKey::ClusterManifest(mine), Credential::ClusterManifest(theirs)) => mine == theirs,
+                _ => false,
+            }
+    }
+}
 
 struct Slot<S: SecretStore> {
     current: ArcSwapOption<Connected<S>>,
@@ -142,10 +180,18 @@ struct Slot<S: SecretStore> {
     recency: AtomicU64,
 }
 
+/// The slots whose keys share a hash.
+type Bucket<S> = Vec<(ClientKey, Arc<Slot<S>>)>;
+
 /// The backend clients of one kind, by object and credential context; bounded in
 /// count, idle ones dropped.
 struct ClientCache<S: SecretStore> {
-    slots: Mutex<HashMap<ClientKey, Arc<Slot<S>>>>,
+    /// By the hash of the key's parts (hashed borrowed, so a hit allocates
+    /// nothing); each bucket holds the keys with that hash.
+    slots: Mutex<foldhash::HashMap<u64, Bucket<S>>>,
+    /// foldhash, seeded per process: the keys name objects the source holds, and a
+    /// lookup is on every call (SipHash cost a few hundred instructions there).
+    hasher: foldhash::fast::RandomState,
     policy: Mutex<ClientCachePolicy>,
     epoch: Instant,
     last_sweep: AtomicU64,
@@ -156,7 +202,8 @@ struct ClientCache<S: SecretStore> {
 impl<S: SecretStore> ClientCache<S> {
     fn new() -> Self {
         ClientCache {
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(foldhash::HashMap::default()),
+            hasher: foldhash::fast::RandomState::default(),
             policy: Mutex::new(ClientCachePolicy::default()),
             epoch: Instant::now(),
             last_sweep: AtomicU64::new(0),
@@ -172,12 +219,14 @@ impl<S: SecretStore> ClientCache<S> {
         self.policy.lock().map(|p| *p).unwrap_or_default()
     }
 
-    /// The slot for `key`, made if new; drops idle slots now and then, and the
-    /// least recently used one when the cache is full.
-    fn slot(&self, key: ClientKey) -> Result<Arc<Slot<S>>> {
+    /// The slot for this object and credential context, made if new; drops idle
+    /// slots now and then, and the least recently used one when the cache is full.
+    fn slot(&self, namespace: &str, name: &str, credential: Credential<'_>) -> Result<Arc<Slot<S>>> {
+        use std::hash::BuildHasher;
         let policy = self.policy();
         let now = self.now_ms();
         let idle_ms = policy.idle_ttl.as_millis() as u64;
+        let hash = self.hasher.hash_one((namespace, name, credential));
         let mut slots = self
             .slots
             .lock()
@@ -185,23 +234,39 @@ impl<S: SecretStore> ClientCache<S> {
         let sweep_every = (idle_ms / 4).clamp(10, 30_000);
         if now.saturating_sub(self.last_sweep.load(Ordering::Relaxed)) >= sweep_every {
             self.last_sweep.store(now, Ordering::Relaxed);
-            slots.retain(|_, slot| now.saturating_sub(slot.last_used.load(Ordering::Relaxed)) < idle_ms);
+            slots.retain(|_, bucket| {
+                bucket.retain(|(_, slot)| now.saturating_sub(slot.last_used.load(Ordering::Relaxed)) < idle_ms);
+                !bucket.is_empty()
+            });
         }
         let use_number = self.uses.fetch_add(1, Ordering::Relaxed);
-        if let Some(slot) = slots.get(&key) {
+        let found = slots
+            .get(&hash)
+            .and_then(|bucket| bucket.iter().find(|(key, _)| key.is(namespace, name, credential)));
+        if let Some((_, slot)) = found {
             slot.last_used.store(now, Ordering::Relaxed);
             slot.recency.store(use_number, Ordering::Relaxed);
             return Ok(Arc::clone(slot));
         }
-        while slots.len() >= policy.max_entries.max(1) {
+        while slots.values().map(Vec::len).sum::<usize>() >= policy.max_entries.max(1) {
             let oldest = slots
                 .iter()
-                .min_by_key(|(_, slot)| slot.recency.load(Ordering::Relaxed))
-                .map(|(key, _)| key.clone());
-            match oldest {
-                Some(oldest) => slots.remove(&oldest),
-                None => break,
+                .flat_map(|(hash, bucket)| {
+                    bucket
+                        .iter()
+                        .enumerate()
+                        .map(move |(index, (_, slot))| (*hash, index, slot.recency.load(Ordering::Relaxed)))
+                })
+                .min_by_key(|(_, _, recency)| *recency);
+            let Some((oldest_hash, index, _)) = oldest else {
+                break;
             };
+            if let Some(bucket) = slots.get_mut(&oldest_hash) {
+                bucket.swap_remove(index);
+                if bucket.is_empty() {
+                    slots.remove(&oldest_hash);
+                }
+            }
         }
         let slot = Arc::new(Slot {
             current: ArcSwapOption::empty(),
@@ -209,7 +274,10 @@ impl<S: SecretStore> ClientCache<S> {
             last_used: AtomicU64::new(now),
             recency: AtomicU64::new(use_number),
         });
-        slots.insert(key, Arc::clone(&slot));
+        slots
+            .entry(hash)
+            .or_default()
+            .push((ClientKey::new(namespace, name, credential), Arc::clone(&slot)));
         Ok(slot)
     }
 }
@@ -240,12 +308,9 @@ impl<S: SecretStore> StoreAdapter<S> {
     async fn connected(&self, call: &Resolved) -> Result<Arc<Connected<S>>> {
         // Keyed by the credentials the scope reaches too: a client connected with one
         // namespace's credentials never serves a call from another.
-        let key = (
-            call.object.namespace.clone(),
-            call.object.name.clone(),
-            call.scope.credential_key(),
-        );
-        let slot = self.clients.slot(key)?;
+        let slot = self
+            .clients
+            .slot(&call.object.namespace, &call.object.name, call.scope.credential())?;
         if let Some(connected) = slot.current.load_full().filter(|c| c.is_current(call)) {
             return Ok(connected);
         }
@@ -457,14 +522,17 @@ impl Registry {
     }
 
     pub(crate) fn store(&self, api_version: &str, kind: &str) -> Result<Arc<dyn ErasedStore>> {
+        // A reference that names a registered kind is well formed; its form is
+        // checked only to explain a miss.
+        if let Some(store) = self.stores.iter().find(|s| s.gvk().matches(api_version, kind)) {
+            return Ok(Arc::clone(store));
+        }
         check_reference("provider_ref", api_version, kind)?;
-        self.stores
-            .iter()
-            .find(|s| s.gvk().matches(api_version, kind))
-            .cloned()
-            .ok_or_else(|| {
-                Error::unimplemented_kind(kind, api_version, &kind_list(self.stores.iter().map(|s| s.gvk())))
-            })
+        Err(Error::unimplemented_kind(
+            kind,
+            api_version,
+            &kind_list(self.stores.iter().map(|s| s.gvk())),
+        ))
     }
 
     pub(crate) fn generator(&self, api_version: &str, kind: &str) -> Result<Arc<dyn ErasedGenerator>> {

@@ -27,10 +27,12 @@ impl Gvk {
 
     /// Whether `api_version` and `kind` name this GVK.
     pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        // Compared in place, without searching for the '/': every call dispatches on it.
         kind == self.kind
-            && api_version
-                .split_once('/')
-                .is_some_and(|(group, version)| group == self.group && version == self.version)
+            && api_version.len() == self.group.len() + 1 + self.version.len()
+            && api_version.starts_with(self.group)
+            && api_version.ends_with(self.version)
+            && api_version.as_bytes().get(self.group.len()) == Some(&b'/')
     }
 }
 

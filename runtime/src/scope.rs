@@ -51,6 +51,17 @@ pub enum AuthenticationScope {
     ManifestNamespace,
 }
 
+/// Which credentials a scope reaches, borrowed (see [`Scope::credential_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Credential<'a> {
+    /// A namespaced store: its own namespace.
+    Namespaced,
+    /// A cluster store reading from the provider's namespace.
+    Cluster,
+    /// A cluster store reading from the caller's namespace.
+    ClusterManifest(&'a str),
+}
+
 /// The namespaces one request may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
@@ -148,6 +159,18 @@ impl Scope {
             (StoreKind::Cluster, AuthenticationScope::ProviderNamespace) => "cluster".into(),
             (StoreKind::Cluster, AuthenticationScope::ManifestNamespace) => {
                 format!("cluster-manifest:{}", self.source_namespace.as_deref().unwrap_or(""))
+            }
+        }
+    }
+
+    /// [`credential_key`](Self::credential_key) without allocating: what the
+    /// client cache compares on every call.
+    pub(crate) fn credential(&self) -> Credential<'_> {
+        match (self.store, self.authentication) {
+            (StoreKind::Namespaced, _) => Credential::Namespaced,
+            (StoreKind::Cluster, AuthenticationScope::ProviderNamespace) => Credential::Cluster,
+            (StoreKind::Cluster, AuthenticationScope::ManifestNamespace) => {
+                Credential::ClusterManifest(self.source_namespace.as_deref().unwrap_or(""))
             }
         }
     }

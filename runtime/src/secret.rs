@@ -44,10 +44,10 @@ impl SecretValue {
         self.0.is_empty()
     }
 
-    /// Hands the bytes to the wire. The copy leaves our zeroing; the wire buffers
-    /// belong to the gRPC stack from here on.
-    pub fn into_wire(self) -> Vec<u8> {
-        self.0.to_vec()
+    /// Hands the bytes to the wire, moved rather than copied: they leave our
+    /// zeroing either way, as the wire buffers belong to the gRPC stack from here on.
+    pub fn into_wire(mut self) -> Vec<u8> {
+        std::mem::take(&mut *self.0)
     }
 }
 

@@ -37,6 +37,17 @@ const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 /// The request headers one call may send (grpc-go's default limit is 16 KiB).
 const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
 
+/// Dead clients (a node gone, a cable pulled) are found by TCP keepalive, as a Go
+/// server's listener does by default: probes after 30 s without traffic, every
+/// 10 s, the connection dropped after 3 unanswered (about a minute). The server
+/// sends no HTTP/2 pings of its own — grpc-go servers only do after two hours idle
+/// — so no keep-alive timer is polled with every call; the clients' pings (ESO
+/// core's, every 10 s) are answered as always.
+const TCP_KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
+    .with_time(Duration::from_secs(30))
+    .with_interval(Duration::from_secs(10))
+    .with_retries(3);
+
 /// How the gRPC port is secured.
 #[derive(Debug, Clone)]
 pub enum Transport {
@@ -220,7 +231,7 @@ where
                     continue;
                 }
             };
-            let _ = stream.set_nodelay(true);
+            configure_accepted(&stream, peer);
             let sender = sender.clone();
             let connection = handshake(stream, peer);
             tokio::spawn(async move {
@@ -231,6 +242,16 @@ where
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+/// Socket options of an accepted connection: no Nagle delay, TCP keepalive.
+fn configure_accepted(stream: &TcpStream, peer: SocketAddr) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, %error, "TCP_NODELAY not set");
+    }
+    if let Err(error) = socket2::SockRef::from(stream).set_tcp_keepalive(&TCP_KEEPALIVE) {
+        tracing::debug!(%peer, %error, "TCP keepalive not set");
+    }
 }
 
 /// Stops the helpers once the gRPC server has stopped.
@@ -359,8 +380,6 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
     };
     let limits = settings.limits.clone();
     let router = tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .tcp_nodelay(true)
         // Streams per connection, advertised; h2's limits on reset streams kept on
         // (tonic leaves the locally-reset one off unless asked).
@@ -453,4 +472,26 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
         metrics,
         task,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_use_tcp_keepalive_and_no_delay() -> std::io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let _client = TcpStream::connect(address).await?;
+        let (accepted, peer) = listener.accept().await?;
+        let socket = socket2::SockRef::from(&accepted);
+        assert!(!socket.keepalive()?, "keepalive is off until configured");
+        configure_accepted(&accepted, peer);
+        assert!(socket.keepalive()?);
+        assert_eq!(socket.tcp_keepalive_time()?, Duration::from_secs(30));
+        assert_eq!(socket.tcp_keepalive_interval()?, Duration::from_secs(10));
+        assert_eq!(socket.tcp_keepalive_retries()?, 3);
+        assert!(accepted.nodelay()?);
+        Ok(())
+    }
 }

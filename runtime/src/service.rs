@@ -28,11 +28,13 @@ impl Services {
     async fn observe<T>(
         &self,
         method: &'static str,
-        object: String,
+        object: impl std::fmt::Display + Sync,
         call: impl Future<Output = Result<T>>,
     ) -> Result<Response<T>, Status> {
-        // A debug span: at the default level no span is built per call; failures
-        // name the method and object in their own events below.
+        // The span is at debug level: at the default (info) it is never built, and
+        // building it costs more than the rest of a call (the log formatter renders
+        // its fields at once). What is logged at info or above names the method and
+        // the object itself.
         let span = tracing::debug_span!("rpc", method, object = %object);
         let started = Instant::now();
         // A call whose caller left (or whose deadline passed) is dropped mid-way;
@@ -40,10 +42,16 @@ impl Services {
         let mut guard = CancelledGuard {
             metrics: &self.metrics,
             method,
+            object: &object,
             started,
             armed: true,
         };
-        let result = call.instrument(span.clone()).await;
+        // A disabled span (the default level) is not entered on every poll.
+        let result = if span.is_disabled() {
+            call.await
+        } else {
+            call.instrument(span.clone()).await
+        };
         guard.armed = false;
         let elapsed = started.elapsed();
         let _entered = span.enter();
@@ -107,6 +115,7 @@ impl Services {
 struct CancelledGuard<'a> {
     metrics: &'a Metrics,
     method: &'static str,
+    object: &'a (dyn std::fmt::Display + Sync),
     started: Instant,
     armed: bool,
 }
@@ -118,6 +127,7 @@ impl Drop for CancelledGuard<'_> {
                 .observe_request(self.method, tonic::Code::Cancelled, self.started.elapsed());
             tracing::info!(
                 method = self.method,
+                object = %self.object,
                 "call cancelled: the caller went away or its deadline passed"
             );
         }
@@ -130,31 +140,50 @@ fn request_deadline<T>(request: &Request<T>) -> Option<std::time::Instant> {
     crate::blocking::grpc_deadline(header, Instant::now())
 }
 
-fn describe(reference: Option<&wire::ProviderReference>, source_namespace: &str) -> String {
-    match reference {
-        Some(r) => {
-            let namespace = if r.namespace.is_empty() {
-                source_namespace
-            } else {
-                &r.namespace
-            };
-            format!("{} {}/{}", bounded(&r.kind), bounded(namespace), bounded(&r.name))
+/// `Kind namespace/name` of a request's reference, formatted only when logged.
+enum Described<'a> {
+    Object {
+        kind: &'a str,
+        namespace: &'a str,
+        name: &'a str,
+    },
+    Missing,
+}
+
+impl std::fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Described::Object { kind, namespace, name } => {
+                write!(f, "{} {}/{}", bounded(kind), bounded(namespace), bounded(name))
+            }
+            Described::Missing => f.write_str("-"),
         }
-        None => "-".into(),
     }
 }
 
-fn describe_generator(reference: Option<&gen_wire::GeneratorRef>, source_namespace: &str) -> String {
+fn described<'a>(kind: &'a str, namespace: &'a str, name: &'a str, source_namespace: &'a str) -> Described<'a> {
+    Described::Object {
+        kind,
+        namespace: if namespace.is_empty() {
+            source_namespace
+        } else {
+            namespace
+        },
+        name,
+    }
+}
+
+fn describe<'a>(reference: Option<&'a wire::ProviderReference>, source_namespace: &'a str) -> Described<'a> {
     match reference {
-        Some(r) => {
-            let namespace = if r.namespace.is_empty() {
-                source_namespace
-            } else {
-                &r.namespace
-            };
-            format!("{} {}/{}", bounded(&r.kind), bounded(namespace), bounded(&r.name))
-        }
-        None => "-".into(),
+        Some(r) => described(&r.kind, &r.namespace, &r.name, source_namespace),
+        None => Described::Missing,
+    }
+}
+
+fn describe_generator<'a>(reference: Option<&'a gen_wire::GeneratorRef>, source_namespace: &'a str) -> Described<'a> {
+    match reference {
+        Some(r) => described(&r.kind, &r.namespace, &r.name, source_namespace),
+        None => Described::Missing,
     }
 }
 
@@ -167,14 +196,16 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
         &self,
         request: Request<wire::GetSecretRequest>,
     ) -> Result<Response<wire::GetSecretResponse>, Status> {
-        let request = request.into_inner();
-        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        let wire::GetSecretRequest {
+            remote_ref,
+            provider_ref,
+            source_namespace,
+        } = request.into_inner();
+        let object = describe(provider_ref.as_ref(), &source_namespace);
         self.0
             .observe("GetSecret", object, async {
-                let (store, call) = self
-                    .0
-                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
-                let remote = RemoteRef::from_wire(request.remote_ref)?;
+                let (store, call) = self.0.resolve_store(provider_ref.as_ref(), &source_namespace)?;
+                let remote = RemoteRef::from_wire(remote_ref)?;
                 let value = store.get_secret(&call, &remote).await?;
                 Ok(wire::GetSecretResponse {
                     value: value.into_wire(),
@@ -187,14 +218,16 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
         &self,
         request: Request<wire::GetSecretMapRequest>,
     ) -> Result<Response<wire::GetSecretMapResponse>, Status> {
-        let request = request.into_inner();
-        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        let wire::GetSecretMapRequest {
+            remote_ref,
+            provider_ref,
+            source_namespace,
+        } = request.into_inner();
+        let object = describe(provider_ref.as_ref(), &source_namespace);
         self.0
             .observe("GetSecretMap", object, async {
-                let (store, call) = self
-                    .0
-                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
-                let remote = RemoteRef::from_wire(request.remote_ref)?;
+                let (store, call) = self.0.resolve_store(provider_ref.as_ref(), &source_namespace)?;
+                let remote = RemoteRef::from_wire(remote_ref)?;
                 let secrets = store.get_secret_map(&call, &remote).await?;
                 Ok(wire::GetSecretMapResponse {
                     secrets: map_into_wire(secrets),
@@ -208,7 +241,8 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
         request: Request<wire::PushSecretRequest>,
     ) -> Result<Response<wire::PushSecretResponse>, Status> {
         let request = request.into_inner();
-        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        // PushRequest::from_wire takes the whole request: the description is a copy.
+        let object = describe(request.provider_ref.as_ref(), &request.source_namespace).to_string();
         self.0
             .observe("PushSecret", object, async {
                 let (store, call) = self
@@ -225,14 +259,16 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
         &self,
         request: Request<wire::DeleteSecretRequest>,
     ) -> Result<Response<wire::DeleteSecretResponse>, Status> {
-        let request = request.into_inner();
-        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        let wire::DeleteSecretRequest {
+            remote_ref,
+            provider_ref,
+            source_namespace,
+        } = request.into_inner();
+        let object = describe(provider_ref.as_ref(), &source_namespace);
         self.0
             .observe("DeleteSecret", object, async {
-                let (store, call) = self
-                    .0
-                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
-                let remote = PushRemoteRef::from_wire(request.remote_ref)?;
+                let (store, call) = self.0.resolve_store(provider_ref.as_ref(), &source_namespace)?;
+                let remote = PushRemoteRef::from_wire(remote_ref)?;
                 store.delete_secret(&call, &remote).await?;
                 Ok(wire::DeleteSecretResponse {})
             })
@@ -243,14 +279,16 @@ impl wire::secret_store_provider_server::SecretStoreProvider for StoreService {
         &self,
         request: Request<wire::SecretExistsRequest>,
     ) -> Result<Response<wire::SecretExistsResponse>, Status> {
-        let request = request.into_inner();
-        let object = describe(request.provider_ref.as_ref(), &request.source_namespace);
+        let wire::SecretExistsRequest {
+            remote_ref,
+            provider_ref,
+            source_namespace,
+        } = request.into_inner();
+        let object = describe(provider_ref.as_ref(), &source_namespace);
         self.0
             .observe("SecretExists", object, async {
-                let (store, call) = self
-                    .0
-                    .resolve_store(request.provider_ref.as_ref(), &request.source_namespace)?;
-                let remote = PushRemoteRef::from_wire(request.remote_ref)?;
+                let (store, call) = self.0.resolve_store(provider_ref.as_ref(), &source_namespace)?;
+                let remote = PushRemoteRef::from_wire(remote_ref)?;
                 let exists = store.secret_exists(&call, &remote).await?;
                 Ok(wire::SecretExistsResponse { exists })
             })

@@ -26,12 +26,53 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-type ObjectKey = (String, String, String, String); // apiVersion, kind, namespace, name
+/// Entries by namespace, then name: looked up with borrowed `&str`s, so a call's
+/// lookup allocates nothing. Hashed with foldhash (seeded per process): the keys
+/// come from the operator's manifests, and every call looks one up.
+type ByNamespace<T> = foldhash::HashMap<String, foldhash::HashMap<String, Arc<T>>>;
 
+fn lookup<T>(map: &ByNamespace<T>, namespace: &str, name: &str) -> Option<Arc<T>> {
+    map.get(namespace).and_then(|names| names.get(name)).cloned()
+}
+
+/// The objects of one `apiVersion` and kind.
+struct KindObjects {
+    api_version: String,
+    kind: String,
+    objects: ByNamespace<StoredObject>,
+}
+
+/// Everything the folder defines, as calls look it up.
 #[derive(Default)]
 pub(crate) struct Snapshot {
-    objects: HashMap<ObjectKey, Arc<StoredObject>>,
-    secrets: HashMap<(String, String), Arc<StoredSecret>>,
+    /// One entry per `apiVersion` and kind (a folder holds a few).
+    kinds: Vec<KindObjects>,
+    secrets: ByNamespace<StoredSecret>,
+}
+
+impl Snapshot {
+    fn kind(&self, gvk: &Gvk) -> Option<&KindObjects> {
+        self.kinds.iter().find(|k| gvk.matches(&k.api_version, &k.kind))
+    }
+
+    fn kind_mut(&mut self, api_version: &str, kind: &str) -> &mut KindObjects {
+        let index = match self
+            .kinds
+            .iter()
+            .position(|k| k.api_version == api_version && k.kind == kind)
+        {
+            Some(index) => index,
+            None => {
+                self.kinds.push(KindObjects {
+                    api_version: api_version.to_string(),
+                    kind: kind.to_string(),
+                    objects: ByNamespace::default(),
+                });
+                self.kinds.len() - 1
+            }
+        };
+        &mut self.kinds[index]
+    }
 }
 
 /// Objects from `*.yaml`, `*.yml` and `*.json` files in one folder (and its
@@ -74,16 +115,8 @@ struct Parsed {
 }
 
 enum Entry {
-    Object {
-        key: ObjectKey,
-        object: Arc<StoredObject>,
-        at: String,
-    },
-    Secret {
-        key: (String, String),
-        secret: Arc<StoredSecret>,
-        at: String,
-    },
+    Object { object: Arc<StoredObject>, at: String },
+    Secret { secret: Arc<StoredSecret>, at: String },
 }
 
 /// What one look at the folder found: a fingerprint of the outcome and, in path
@@ -281,18 +314,14 @@ fn hash_of(value: &impl Hash) -> u64 {
 
 impl Source for FilesSource {
     fn object(&self, gvk: &Gvk, namespace: &str, name: &str) -> Result<Option<Arc<StoredObject>>> {
-        let key = (
-            gvk.api_version(),
-            gvk.kind.to_string(),
-            namespace.to_string(),
-            name.to_string(),
-        );
-        Ok(self.snapshot.load().objects.get(&key).cloned())
+        let snapshot = self.snapshot.load();
+        Ok(snapshot
+            .kind(gvk)
+            .and_then(|kind| lookup(&kind.objects, namespace, name)))
     }
 
     fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<StoredSecret>>> {
-        let key = (namespace.to_string(), name.to_string());
-        Ok(self.snapshot.load().secrets.get(&key).cloned())
+        Ok(lookup(&self.snapshot.load().secrets, namespace, name))
     }
 
     fn is_ready(&self) -> bool {
@@ -453,16 +482,22 @@ fn merge(files: &[Arc<Parsed>]) -> Result<Snapshot> {
     for file in files {
         for entry in &file.entries {
             match entry {
-                Entry::Object { key, object, at } => {
-                    if snapshot.objects.insert(key.clone(), Arc::clone(object)).is_some() {
+                Entry::Object { object, at } => {
+                    let names = snapshot
+                        .kind_mut(&object.api_version, &object.kind)
+                        .objects
+                        .entry(object.namespace.clone())
+                        .or_default();
+                    if names.insert(object.name.clone(), Arc::clone(object)).is_some() {
                         return Err(Error::invalid_config(format!(
                             "{at}: {} {}/{} is defined twice",
                             object.kind, object.namespace, object.name
                         )));
                     }
                 }
-                Entry::Secret { key, secret, at } => {
-                    if snapshot.secrets.insert(key.clone(), Arc::clone(secret)).is_some() {
+                Entry::Secret { secret, at } => {
+                    let names = snapshot.secrets.entry(secret.namespace.clone()).or_default();
+                    if names.insert(secret.name.clone(), Arc::clone(secret)).is_some() {
                         return Err(Error::invalid_config(format!(
                             "{at}: Secret {}/{} is defined twice",
                             secret.namespace, secret.name
@@ -526,7 +561,6 @@ fn add_document(entries: &mut Vec<Entry>, json: serde_json::Value, at: &str) -> 
             data.insert(key, SecretValue::from(text));
         }
         entries.push(Entry::Secret {
-            key: (namespace.clone(), name.clone()),
             secret: Arc::new(StoredSecret {
                 name,
                 namespace,
@@ -537,12 +571,10 @@ fn add_document(entries: &mut Vec<Entry>, json: serde_json::Value, at: &str) -> 
         });
         return Ok(());
     }
-    let key = (api_version.clone(), kind.clone(), namespace.clone(), name.clone());
     let uid = metadata
         .uid
         .unwrap_or_else(|| format!("files:{api_version}:{kind}:{namespace}/{name}"));
     entries.push(Entry::Object {
-        key,
         object: Arc::new(StoredObject {
             api_version,
             kind,
@@ -640,6 +672,47 @@ mod tests {
         assert!(source.object(&GVK, "default", "one")?.is_some());
         // The same broken set is reported once, not on every poll.
         assert!(!source.reload()?);
+        Ok(())
+    }
+
+    #[test]
+    fn lookups_tell_kinds_versions_and_namespaces_apart() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::internal(e.to_string()))?;
+        write(
+            dir.path(),
+            "a.yaml",
+            "apiVersion: provider.external-secrets.io/v2alpha1\nkind: Fake\nmetadata: {name: one, namespace: a}\n---\napiVersion: provider.external-secrets.io/v1\nkind: Fake\nmetadata: {name: one, namespace: b}\n---\napiVersion: provider.external-secrets.io/v2alpha1\nkind: Other\nmetadata: {name: one, namespace: b}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: one, namespace: a}\n",
+        );
+        let source = FilesSource::load(dir.path())?;
+        assert!(source.object(&GVK, "a", "one")?.is_some());
+        // The same name in another namespace exists only in another version or kind.
+        assert!(source.object(&GVK, "b", "one")?.is_none());
+        assert!(source.object(&GVK, "a", "two")?.is_none());
+        let v1 = Gvk { version: "v1", ..GVK };
+        assert_eq!(
+            source.object(&v1, "b", "one")?.map(|o| o.api_version.clone()),
+            Some("provider.external-secrets.io/v1".into())
+        );
+        let shorter_group = Gvk {
+            group: "provider.external-secrets.i",
+            ..GVK
+        };
+        assert!(source.object(&shorter_group, "a", "one")?.is_none());
+        assert!(source.secret("a", "one")?.is_some());
+        assert!(source.secret("b", "one")?.is_none());
+        // The same document twice is still refused, in any file.
+        write(
+            dir.path(),
+            "b.yaml",
+            "apiVersion: provider.external-secrets.io/v2alpha1\nkind: Fake\nmetadata: {name: one, namespace: a}\n",
+        );
+        let error = source.reload().err().map(|e| e.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("Fake a/one is defined twice")),
+            "{error:?}"
+        );
         Ok(())
     }
 

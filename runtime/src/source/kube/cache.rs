@@ -20,7 +20,9 @@ pub(crate) type Key = (String, String);
 pub(crate) struct WatchCache<T> {
     /// What is watched, for messages (e.g. `Secret team-a/creds`).
     pub what: String,
-    objects: RwLock<HashMap<Key, Arc<T>>>,
+    /// By namespace, then name: looked up with borrowed `&str`s, so a call's lookup
+    /// allocates nothing. No namespace is left empty.
+    objects: RwLock<HashMap<String, HashMap<String, Arc<T>>>>,
     synced: AtomicBool,
     last_error: Mutex<Option<Error>>,
     changed: Notify,
@@ -46,7 +48,7 @@ impl<T> WatchCache<T> {
     pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Arc<T>> {
         self.touch();
         let objects = self.objects.read().ok()?;
-        objects.get(&(namespace.to_string(), name.to_string())).cloned()
+        objects.get(namespace).and_then(|names| names.get(name)).cloned()
     }
 
     /// Whether the first full list has arrived.
@@ -94,22 +96,31 @@ impl<T> WatchCache<T> {
     }
 
     fn replace(&self, objects: HashMap<Key, Arc<T>>) {
+        let mut nested: HashMap<String, HashMap<String, Arc<T>>> = HashMap::new();
+        for ((namespace, name), object) in objects {
+            nested.entry(namespace).or_default().insert(name, object);
+        }
         if let Ok(mut current) = self.objects.write() {
-            *current = objects;
+            *current = nested;
         }
         self.synced.store(true, Ordering::Release);
         self.set_error(None);
     }
 
-    fn insert(&self, key: Key, object: Arc<T>) {
+    fn insert(&self, (namespace, name): Key, object: Arc<T>) {
         if let Ok(mut current) = self.objects.write() {
-            current.insert(key, object);
+            current.entry(namespace).or_default().insert(name, object);
         }
     }
 
-    fn remove(&self, key: &Key) {
-        if let Ok(mut current) = self.objects.write() {
-            current.remove(key);
+    fn remove(&self, (namespace, name): &Key) {
+        if let Ok(mut current) = self.objects.write()
+            && let Some(names) = current.get_mut(namespace)
+        {
+            names.remove(name);
+            if names.is_empty() {
+                current.remove(namespace);
+            }
         }
     }
 }

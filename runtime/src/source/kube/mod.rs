@@ -301,8 +301,11 @@ impl KubeSource {
     }
 
     fn kind(&self, gvk: &Gvk) -> Result<&Kind> {
+        // A few kinds: found in place, without formatting a key per call.
         self.kinds
-            .get(&(gvk.api_version(), gvk.kind.to_string()))
+            .iter()
+            .find(|((api_version, kind), _)| gvk.matches(api_version, kind))
+            .map(|(_, kind)| kind)
             .ok_or_else(|| Error::internal(format!("kind {gvk} is not watched")))
     }
 }
