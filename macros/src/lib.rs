@@ -11,11 +11,13 @@
 //!
 //! The examples here are marked `ignore` because a proc-macro crate cannot depend
 //! on the runtime its expansions name; they run in `eso-runtime`'s documentation
-//! and tests (`runtime/tests/macros.rs`, and the compile errors in `runtime/tests/ui`).
+//! and tests (`runtime/tests/macros.rs`, and the compile errors in `runtime/tests/ui`);
+//! the expansions are snapshots in `src/snapshots`.
 
 mod args;
 mod capabilities;
 mod credentials;
+mod errors;
 mod spec;
 
 use proc_macro::TokenStream;
