@@ -4,6 +4,7 @@
 //! so that a name the API server would reject (or an identifier Rust would reject)
 //! is a compile error at that value rather than a failure at deploy time.
 
+use crate::errors::Errors;
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
@@ -45,23 +46,6 @@ impl SpecArgs {
 /// The argument names, as listed in errors.
 pub const ALLOWED: &str = "kind, group, version, plural, shortname, category, root, doc";
 
-/// Collects errors so that one compilation reports every bad argument.
-#[derive(Default)]
-struct Errors(Option<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    fn finish<T>(self, value: T) -> syn::Result<T> {
-        self.0.map_or(Ok(value), Err)
-    }
-}
-
 /// Whether `name` is a DNS-1035 label: lowercase letters, digits and `-`, starting
 /// with a letter, ending with a letter or digit, at most 63 characters. The API
 /// server requires it of CRD versions, plurals, short names and categories.
@@ -100,7 +84,8 @@ pub fn is_type_name(name: &str) -> bool {
         && name != "Self"
 }
 
-/// Parses and checks the arguments; `attribute` names the macro in messages.
+/// Parses and checks the arguments; `attribute` names the macro in messages. Every
+/// bad argument is reported, not only the first.
 pub fn parse(args: TokenStream, attribute: &str) -> syn::Result<SpecArgs> {
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated
         .parse2(args)
@@ -184,7 +169,7 @@ pub fn parse(args: TokenStream, attribute: &str) -> syn::Result<SpecArgs> {
         )),
         None => {}
     }
-    errors.finish(parsed)
+    errors.finish_with(parsed)
 }
 
 /// Checks one argument's value; the message explains what is expected.

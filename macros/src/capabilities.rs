@@ -1,5 +1,6 @@
 //! `#[secret_store]`: capabilities inferred from the methods an impl provides.
 
+use crate::errors::Errors;
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{ImplItem, ItemImpl};
@@ -34,22 +35,26 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
     if !args.is_empty() {
-        return Err(syn::Error::new_spanned(args, "#[secret_store] takes no arguments"));
+        errors.push(syn::Error::new_spanned(args, "#[secret_store] takes no arguments"));
     }
-    let mut item: ItemImpl = syn::parse2(item).map_err(|error| {
-        syn::Error::new(
-            error.span(),
-            "#[secret_store] goes on `impl eso_runtime::SecretStore for YourStore { … }`",
-        )
-    })?;
+    let mut item: ItemImpl = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(error) => {
+            return errors.bail(syn::Error::new(
+                error.span(),
+                "#[secret_store] goes on `impl eso_runtime::SecretStore for YourStore { … }`",
+            ));
+        }
+    };
     let is_store = item
         .trait_
         .as_ref()
         .and_then(|(_, path, _)| path.segments.last())
         .is_some_and(|s| s.ident == "SecretStore");
     if !is_store {
-        return Err(syn::Error::new_spanned(
+        return errors.bail(syn::Error::new_spanned(
             &item.self_ty,
             "#[secret_store] goes on `impl eso_runtime::SecretStore for YourStore { … }`, not on other impl blocks",
         ));
@@ -67,25 +72,29 @@ fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         .iter()
         .find(|i| matches!(i, ImplItem::Fn(f) if f.sig.ident == "capabilities"))
     {
-        return Err(syn::Error::new_spanned(
+        errors.push(syn::Error::new_spanned(
             &f.sig.ident,
             "remove `fn capabilities`: #[secret_store] infers it from the methods present \
              (get_secret, get_secret_map, get_all_secrets read; push_secret, delete_secret, secret_exists write)",
         ));
     }
-    let Some(capability) = infer(names.iter().map(String::as_str)) else {
-        return Err(syn::Error::new_spanned(
+    let capability = infer(names.iter().map(String::as_str));
+    if capability.is_none() {
+        errors.push(syn::Error::new_spanned(
             &item.self_ty,
             "this store implements none of get_secret, get_secret_map, get_all_secrets, push_secret, delete_secret, \
              secret_exists; a secret store needs at least get_secret or push_secret",
         ));
-    };
-    let variant = syn::Ident::new(capability, proc_macro2::Span::call_site());
-    item.items.push(syn::parse_quote! {
-        fn capabilities(&self) -> ::eso_runtime::Capabilities {
-            ::eso_runtime::Capabilities::#variant
-        }
-    });
+    }
+    errors.finish()?;
+    if let Some(capability) = capability {
+        let variant = syn::Ident::new(capability, proc_macro2::Span::call_site());
+        item.items.push(syn::parse_quote! {
+            fn capabilities(&self) -> ::eso_runtime::Capabilities {
+                ::eso_runtime::Capabilities::#variant
+            }
+        });
+    }
     Ok(quote!(#item))
 }
 
@@ -163,6 +172,32 @@ mod tests {
             }
         );
         assert_eq!(out.to_string(), expected.to_string());
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        let out = expand(
+            quote!(read_only),
+            quote!(impl SecretStore for S { fn connect(&self) {} fn capabilities(&self) {} }),
+        );
+        assert_eq!(
+            crate::errors::messages(&out),
+            [
+                "#[secret_store] takes no arguments",
+                "remove `fn capabilities`: #[secret_store] infers it from the methods present \
+                 (get_secret, get_secret_map, get_all_secrets read; push_secret, delete_secret, secret_exists write)",
+                "this store implements none of get_secret, get_secret_map, get_all_secrets, push_secret, \
+                 delete_secret, secret_exists; a secret store needs at least get_secret or push_secret",
+            ]
+        );
+        let out = expand(quote!(read_only), quote!(impl Other for S {}));
+        assert_eq!(
+            crate::errors::messages(&out),
+            [
+                "#[secret_store] takes no arguments",
+                "#[secret_store] goes on `impl eso_runtime::SecretStore for YourStore { … }`, not on other impl blocks",
+            ]
+        );
     }
 
     #[test]

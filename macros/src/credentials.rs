@@ -3,6 +3,7 @@
 //! in the spec is readable by anyone who can read the provider object (and ends up
 //! in logs, `kubectl get -o yaml`, GitOps repositories).
 
+use crate::errors::Errors;
 use syn::{Field, GenericArgument, PathArguments, Type};
 
 /// Words that make a field name read like a credential; compared with the name
@@ -73,7 +74,7 @@ pub fn is_plain_string(ty: &Type) -> bool {
 /// Reads and removes every `#[eso(...)]` of a field; returns whether it opted out.
 pub fn take_eso_attributes(field: &mut Field) -> syn::Result<bool> {
     let mut opted_out = false;
-    let mut errors: Option<syn::Error> = None;
+    let mut errors = Errors::default();
     field.attrs.retain(|attr| {
         if !attr.path().is_ident("eso") {
             return true;
@@ -86,15 +87,10 @@ pub fn take_eso_attributes(field: &mut Field) -> syn::Result<bool> {
                 Err(meta.error(format!("unknown #[eso] option; allowed: {ESO_OPTIONS}")))
             }
         });
-        if let Err(error) = parsed {
-            match &mut errors {
-                Some(all) => all.combine(error),
-                None => errors = Some(error),
-            }
-        }
+        errors.handle(parsed);
         false
     });
-    errors.map_or(Ok(opted_out), Err)
+    errors.finish_with(opted_out)
 }
 
 /// The message for a plain-string credential field.

@@ -9,21 +9,25 @@
 //! - [`macro@spec_type`] derives what a type nested in a spec needs;
 //! - [`macro@secret_store`] infers a store's capabilities from the methods it implements.
 //!
-//! The examples here are marked `ignore` because a proc-macro crate cannot depend
-//! on the runtime its expansions name; they run in `eso-runtime`'s documentation
-//! and tests (`runtime/tests/macros.rs`, and the compile errors in `runtime/tests/ui`).
+//! The examples use the macros as a provider author does, through `eso_runtime`
+//! (a dev-dependency of this crate, as kube is of kube-derive), and run as this
+//! crate's doc tests. The compile errors, as a newcomer sees them, are pinned in
+//! `runtime/tests/ui`; the expansions in `src/snapshots`.
 
 mod args;
 mod capabilities;
 mod credentials;
+mod errors;
 mod spec;
 
 use proc_macro::TokenStream;
 
 /// Makes a struct the spec of a secret store provider's custom resource.
 ///
-/// ```ignore
-/// use eso_runtime::SecretKeySelector;
+/// # Example
+///
+/// ```
+/// use eso_runtime::{ProviderSpec, SecretKeySelector};
 ///
 /// /// Reads secrets from a Vault KV v2 mount.
 /// #[eso_runtime::provider_spec(kind = "Vault", shortname = "vlt")]
@@ -44,10 +48,28 @@ use proc_macro::TokenStream;
 ///     "secret".into()
 /// }
 ///
-/// // Generated: `VaultResource` (the whole object: metadata, spec, status) and
-/// // `impl eso_runtime::ProviderSpec for VaultSpec`.
-/// let crd = <VaultSpec as eso_runtime::ProviderSpec>::crd().unwrap()?;
-/// assert_eq!(crd.spec.names.kind, "Vault");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Generated: `VaultResource`, the whole object (metadata, spec, status), with
+/// // camelCase fields on the wire …
+/// let vault: VaultResource = serde_json::from_value(serde_json::json!({
+///     "apiVersion": "provider.external-secrets.io/v2alpha1",
+///     "kind": "Vault",
+///     "metadata": { "name": "vault", "namespace": "default" },
+///     "spec": {
+///         "server": "https://vault.example:8200",
+///         "tokenSecretRef": { "name": "vault-token", "key": "token" }
+///     }
+/// }))?;
+/// assert_eq!(vault.spec.mount, "secret");
+/// assert_eq!(vault.spec.token_secret_ref.name, "vault-token");
+///
+/// // … and `impl ProviderSpec for VaultSpec`: the group, version and kind, and the CRD.
+/// assert_eq!(VaultSpec::GVK.api_version(), "provider.external-secrets.io/v2alpha1");
+/// let crd = VaultSpec::crd().expect("a generated spec has a CRD")?;
+/// assert_eq!(crd.spec.names.plural, "vaults");
+/// assert_eq!(crd.spec.names.short_names, Some(vec!["vlt".to_string()]));
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// # Arguments
@@ -84,6 +106,14 @@ use proc_macro::TokenStream;
 /// `Vec` of one, is a compile error: credentials belong in a Kubernetes Secret,
 /// referenced with `eso_runtime::SecretKeySelector` and read with `ctx.secret(..)`.
 /// Mark a false positive `#[eso(not_a_credential)]`; the attribute is removed.
+///
+/// ```compile_fail
+/// #[eso_runtime::provider_spec(kind = "Acme")]
+/// pub struct AcmeSpec {
+///     /// Refused: field `api_token` looks like a credential but is a plain string; …
+///     pub api_token: String,
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn provider_spec(args: TokenStream, item: TokenStream) -> TokenStream {
     spec::expand(args.into(), item.into(), spec::Role::Provider).into()
@@ -93,8 +123,12 @@ pub fn provider_spec(args: TokenStream, item: TokenStream) -> TokenStream {
 /// defaults (group `provider.external-secrets.io`, version `v2alpha1`), generated
 /// items and credential lint as [`macro@provider_spec`].
 ///
-/// ```ignore
-/// /// Generates random passwords.
+/// # Example
+///
+/// ```
+/// use eso_runtime::{Ctx, Generated, Generator, ProviderSpec, Result, SecretMap};
+///
+/// /// Generates passwords.
 /// #[eso_runtime::generator_spec(kind = "Password")]
 /// pub struct PasswordSpec {
 ///     /// Length of the password.
@@ -109,11 +143,22 @@ pub fn provider_spec(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     24
 /// }
 ///
-/// struct PasswordGenerator;
-/// impl eso_runtime::Generator for PasswordGenerator {
+/// pub struct PasswordGenerator;
+///
+/// impl Generator for PasswordGenerator {
 ///     type Spec = PasswordSpec;
-///     // …
+///     type State = ();
+///
+///     async fn generate(&self, _ctx: &Ctx, spec: &PasswordSpec) -> Result<Generated<()>> {
+///         let password = "x".repeat(spec.length.into()); // not a good password
+///         let secrets = SecretMap::from([("password".to_string(), password.into())]);
+///         Ok(Generated { secrets, state: None })
+///     }
 /// }
+///
+/// let provider = eso_runtime::serve!().generator(PasswordGenerator);
+/// assert_eq!(provider.generator_kinds(), [PasswordSpec::GVK]);
+/// assert_eq!(PasswordSpec::GVK.kind, "Password");
 /// ```
 #[proc_macro_attribute]
 pub fn generator_spec(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -125,15 +170,39 @@ pub fn generator_spec(args: TokenStream, item: TokenStream) -> TokenStream {
 /// (structs with named fields) and the same credential lint as
 /// [`macro@provider_spec`]. Takes no arguments.
 ///
-/// ```ignore
-/// /// One role binding.
+/// # Example
+///
+/// ```
+/// use eso_runtime::{ProviderSpec, SecretKeySelector};
+///
+/// /// One AppRole login.
 /// #[eso_runtime::spec_type]
 /// pub struct AppRole {
 ///     /// The role id.
 ///     pub role_id: String,
 ///     /// The secret id, from a Kubernetes Secret.
-///     pub secret_ref: eso_runtime::SecretKeySelector,
+///     pub secret_ref: SecretKeySelector,
 /// }
+///
+/// /// Reads secrets from Vault.
+/// #[eso_runtime::provider_spec(kind = "Vault")]
+/// pub struct VaultSpec {
+///     /// Vault address.
+///     pub server: String,
+///     /// How to log in with AppRole, if so.
+///     pub app_role: Option<AppRole>,
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let spec: VaultSpec = serde_json::from_value(serde_json::json!({
+///     "server": "https://vault.example:8200",
+///     "appRole": { "roleId": "app", "secretRef": { "name": "approle", "key": "secret-id" } }
+/// }))?;
+/// assert_eq!(spec.app_role.map(|login| login.role_id).as_deref(), Some("app"));
+/// // The nested type is part of the CRD's schema, which the API server accepts.
+/// VaultSpec::crd().expect("a generated spec has a CRD")?;
+/// # Ok(())
+/// # }
 /// ```
 #[proc_macro_attribute]
 pub fn spec_type(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -147,8 +216,32 @@ pub fn spec_type(args: TokenStream, item: TokenStream) -> TokenStream {
 /// is a hand-written `fn capabilities`. Methods left out answer `UNIMPLEMENTED`,
 /// naming the method, through the trait's default bodies.
 ///
-/// ```ignore
-/// use eso_runtime::{Ctx, PushRequest, RemoteRef, Result, SecretStore, SecretValue};
+/// # Example
+///
+/// ```
+/// use eso_runtime::{Capabilities, Ctx, PushRequest, RemoteRef, Result, SecretKeySelector, SecretStore, SecretValue};
+///
+/// /// Reads secrets from Vault.
+/// #[eso_runtime::provider_spec(kind = "Vault")]
+/// pub struct VaultSpec {
+///     /// Vault address.
+///     pub server: String,
+///     /// Token to authenticate with, read from a Kubernetes Secret.
+///     pub token_secret_ref: SecretKeySelector,
+/// }
+/// # /// A stand-in for a real Vault client.
+/// # pub struct VaultClient;
+/// # impl VaultClient {
+/// #     fn new(_server: &str, _token: SecretValue) -> Result<Self> {
+/// #         Ok(VaultClient)
+/// #     }
+/// #     async fn read(&self, key: &str) -> Result<SecretValue> {
+/// #         Err(eso_runtime::Error::secret_not_found(key))
+/// #     }
+/// #     async fn write(&self, _push: &PushRequest) -> Result<()> {
+/// #         Ok(())
+/// #     }
+/// # }
 ///
 /// pub struct Vault;
 ///
@@ -156,16 +249,21 @@ pub fn spec_type(args: TokenStream, item: TokenStream) -> TokenStream {
 /// impl SecretStore for Vault {
 ///     type Spec = VaultSpec;
 ///     type Client = VaultClient;
+///
 ///     async fn connect(&self, ctx: &Ctx, spec: &VaultSpec) -> Result<VaultClient> {
 ///         VaultClient::new(&spec.server, ctx.secret(&spec.token_secret_ref).await?)
 ///     }
+///
 ///     async fn get_secret(&self, client: &VaultClient, remote: &RemoteRef) -> Result<SecretValue> {
 ///         client.read(&remote.key).await
 ///     }
+///
 ///     async fn push_secret(&self, client: &VaultClient, push: &PushRequest) -> Result<()> {
 ///         client.write(push).await
 ///     }
 /// }
+///
+/// assert_eq!(Vault.capabilities(), Capabilities::ReadWrite);
 /// ```
 #[proc_macro_attribute]
 pub fn secret_store(args: TokenStream, item: TokenStream) -> TokenStream {

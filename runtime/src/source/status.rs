@@ -14,7 +14,8 @@ pub enum ReadyState {
     Ready,
     /// The provider cannot use the object.
     NotReady {
-        /// CamelCase reason, e.g. `ValidationFailed` or `ConnectFailed`.
+        /// CamelCase reason, from the error's kind (dispatch's `not_ready`):
+        /// `InvalidConfiguration`, `AccessDenied`, `BackendUnavailable`, else `Error`.
         reason: &'static str,
         /// What is wrong; never contains a secret value.
         message: String,

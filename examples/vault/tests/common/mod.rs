@@ -586,8 +586,9 @@ pub async fn get(
     String::from_utf8(response.into_inner().value).map_err(|_| tonic::Status::internal("test: value is not UTF-8"))
 }
 
-/// The call must fail with `code` and a message containing every one of `needles`
-/// and none of `forbidden` (secret values and tokens).
+/// The call must fail with `code` and a message containing every one of `needles`.
+/// Returns the message, for the caller to check that it holds no secret value or
+/// token (which only the caller knows).
 pub fn expect_status<T: std::fmt::Debug>(
     what: &str,
     result: Result<T, tonic::Status>,
