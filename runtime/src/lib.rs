@@ -114,6 +114,8 @@ pub struct Provider {
     info: ProviderInfo,
     registry: Registry,
     errors: Vec<Error>,
+    /// Applied to every store kind at start, whenever it was set.
+    client_cache: Option<ClientCachePolicy>,
 }
 
 /// Starts building a provider named after the calling crate.
@@ -138,6 +140,7 @@ impl Provider {
             info,
             registry: Registry::default(),
             errors: Vec::new(),
+            client_cache: None,
         }
     }
 
@@ -158,11 +161,10 @@ impl Provider {
     }
 
     /// Sets how many backend clients each store kind keeps and for how long
-    /// (default: 1024, dropped after 15 minutes unused).
-    pub fn client_cache(self, policy: ClientCachePolicy) -> Self {
-        for store in self.registry.stores() {
-            store.set_client_cache_policy(policy);
-        }
+    /// (default: 1024, dropped after 15 minutes unused). Applies to every store
+    /// kind, registered before or after this call.
+    pub fn client_cache(mut self, policy: ClientCachePolicy) -> Self {
+        self.client_cache = Some(policy);
         self
     }
 
@@ -212,6 +214,11 @@ impl Provider {
             return Err(Error::invalid_config(
                 "the provider serves no kinds: add .secret_store(…) or .generator(…)",
             ));
+        }
+        if let Some(policy) = self.client_cache {
+            for store in self.registry.stores() {
+                store.set_client_cache_policy(policy);
+            }
         }
         server::start(self.registry, source, settings).await
     }

@@ -988,11 +988,23 @@ async fn the_client_cache_is_bounded_and_drops_idle_clients() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("objects.yaml"), &manifests).unwrap();
     let call = |i: usize| request("SecretStore", "team-a", &format!("backend-{i}"), "team-a", "k");
-    let start = |policy: ClientCachePolicy| {
+    // `policy_first`: `.client_cache(…)` before the kinds are registered, which must
+    // apply as well as after.
+    let start = |policy: ClientCachePolicy, policy_first: bool| {
         let echo = Echo::default();
         let connects = echo.counters.connects.clone();
         let source = Arc::new(FilesSource::load(dir.path()).unwrap());
-        let provider_def = provider(echo).client_cache(policy);
+        let provider_def = if policy_first {
+            eso_runtime::Provider::new(eso_runtime::ProviderInfo {
+                name: "runtime-tests",
+                version: "0",
+            })
+            .client_cache(policy)
+            .secret_store(echo)
+            .secret_store(common::Other)
+        } else {
+            provider(echo).client_cache(policy)
+        };
         async move {
             let running = TestProvider::start_with_source(provider_def, source).await.unwrap();
             let client = running.client().await.unwrap();
@@ -1000,36 +1012,49 @@ async fn the_client_cache_is_bounded_and_drops_idle_clients() {
         }
     };
 
-    // Bounded: at most 3 clients, the least recently used goes first.
-    let (running, mut client, connects) = start(ClientCachePolicy {
-        idle_ttl: Duration::from_secs(600),
-        max_entries: 3,
-    })
-    .await;
-    for i in 0..3 {
-        assert_eq!(get(&mut client, call(i)).await, Ok("v".into()));
+    // Bounded: at most 3 clients, the least recently used goes first; whether the
+    // policy was set before or after the kinds.
+    for policy_first in [false, true] {
+        let (running, mut client, connects) = start(
+            ClientCachePolicy {
+                idle_ttl: Duration::from_secs(600),
+                max_entries: 3,
+            },
+            policy_first,
+        )
+        .await;
+        for i in 0..3 {
+            assert_eq!(get(&mut client, call(i)).await, Ok("v".into()));
+        }
+        for i in 0..3 {
+            get(&mut client, call(i)).await.unwrap();
+        }
+        assert_eq!(connects.load(Ordering::SeqCst), 3, "all three are cached");
+        get(&mut client, call(3)).await.unwrap();
+        assert_eq!(connects.load(Ordering::SeqCst), 4);
+        get(&mut client, call(2)).await.unwrap();
+        assert_eq!(
+            connects.load(Ordering::SeqCst),
+            4,
+            "backend-2 was evicted instead of backend-0"
+        );
+        get(&mut client, call(0)).await.unwrap();
+        assert_eq!(
+            connects.load(Ordering::SeqCst),
+            5,
+            "backend-0 was not evicted (policy first: {policy_first})"
+        );
+        running.stop().await.unwrap();
     }
-    for i in 0..3 {
-        get(&mut client, call(i)).await.unwrap();
-    }
-    assert_eq!(connects.load(Ordering::SeqCst), 3, "all three are cached");
-    get(&mut client, call(3)).await.unwrap();
-    assert_eq!(connects.load(Ordering::SeqCst), 4);
-    get(&mut client, call(2)).await.unwrap();
-    assert_eq!(
-        connects.load(Ordering::SeqCst),
-        4,
-        "backend-2 was evicted instead of backend-0"
-    );
-    get(&mut client, call(0)).await.unwrap();
-    assert_eq!(connects.load(Ordering::SeqCst), 5, "backend-0 was not evicted");
-    running.stop().await.unwrap();
 
     // Idle: a client unused for longer than the TTL is dropped and rebuilt.
-    let (running, mut client, connects) = start(ClientCachePolicy {
-        idle_ttl: Duration::from_millis(200),
-        max_entries: 16,
-    })
+    let (running, mut client, connects) = start(
+        ClientCachePolicy {
+            idle_ttl: Duration::from_millis(200),
+            max_entries: 16,
+        },
+        true,
+    )
     .await;
     get(&mut client, call(0)).await.unwrap();
     assert_eq!(connects.load(Ordering::SeqCst), 1);
