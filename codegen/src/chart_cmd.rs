@@ -12,10 +12,14 @@
 //! `.helmignore` are the user's: written only when missing. Nothing else is touched.
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use eso_runtime::manifest::{KindManifest, Manifest, PolicyRule, Ports};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
+use crate::generated::{self, yaml_file};
+use crate::names;
 use crate::provider_bin::ProviderBinary;
 
 /// Arguments of `eso-gen chart`.
@@ -107,25 +111,6 @@ pub struct Chart {
     pub user_owned: Vec<(String, String)>,
 }
 
-/// Checks a provider name: a DNS-1123 label that leaves room for the names built from it.
-pub fn check_name(name: &str) -> Result<()> {
-    let valid = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && name.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
-        && !name.ends_with('-');
-    // app.kubernetes.io/name: external-secrets-provider-<name> is a label value (<= 63).
-    const PREFIX: &str = "external-secrets-provider-";
-    if !valid || PREFIX.len() + name.len() > 63 {
-        bail!(
-            "{name:?} is not a valid provider name: lowercase letters, digits and '-', starting with a letter, at most {} characters (e.g. vault)",
-            63 - PREFIX.len()
-        );
-    }
-    Ok(())
-}
-
 /// The default name for a crate: its name without a leading `eso-provider-` or `provider-`.
 pub fn default_name(crate_name: &str) -> String {
     let name = crate_name.replace('_', "-").to_lowercase();
@@ -136,47 +121,97 @@ pub fn default_name(crate_name: &str) -> String {
         .map_or(name.clone(), str::to_string)
 }
 
-fn str_field<'a>(value: &'a Value, field: &str, what: &str) -> Result<&'a str> {
-    value[field]
-        .as_str()
-        .with_context(|| format!("{what} has no string field {field:?}"))
+/// One kind as the templates see it: the manifest's, without the CRD.
+#[derive(Debug, Serialize)]
+struct KindData<'a> {
+    group: &'a str,
+    version: &'a str,
+    kind: &'a str,
+    plural: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capabilities: Option<&'a str>,
 }
 
-/// The provider data the Helm templates read: the manifest without the CRDs, and the name.
-fn provider_data(manifest: &Value, name: &str) -> Result<Value> {
-    let kinds = |list: &str| -> Result<Vec<Value>> {
-        let mut out = Vec::new();
-        for kind in manifest[list].as_array().into_iter().flatten() {
-            let mut entry = json!({
-                "group": str_field(kind, "group", "a kind in the manifest")?,
-                "version": str_field(kind, "version", "a kind in the manifest")?,
-                "kind": str_field(kind, "kind", "a kind in the manifest")?,
-                "plural": str_field(kind, "plural", "a kind in the manifest")?,
-            });
-            if let Some(capabilities) = kind["capabilities"].as_str() {
-                entry["capabilities"] = capabilities.into();
-            }
-            out.push(entry);
+impl<'a> From<&'a KindManifest> for KindData<'a> {
+    fn from(kind: &'a KindManifest) -> Self {
+        KindData {
+            group: &kind.group,
+            version: &kind.version,
+            kind: &kind.kind,
+            plural: &kind.plural,
+            capabilities: kind.capabilities.as_deref(),
         }
-        Ok(out)
-    };
-    let permissions = manifest["permissions"]
-        .as_array()
-        .context("the manifest has no `permissions` list")?;
-    let port = |which: &str| {
-        manifest["ports"][which]
-            .as_u64()
-            .with_context(|| format!("the manifest has no ports.{which}"))
-    };
-    Ok(json!({
-        "name": name,
-        "crate": str_field(manifest, "name", "the manifest")?,
-        "version": str_field(manifest, "version", "the manifest")?,
-        "kinds": kinds("kinds")?,
-        "generators": kinds("generators")?,
-        "permissions": permissions,
-        "ports": {"grpc": port("grpc")?, "metrics": port("metrics")?},
-    }))
+    }
+}
+
+/// The provider data the Helm templates read (`eso-gen/provider.yaml`): the manifest
+/// without the CRDs, and the name.
+#[derive(Debug, Serialize)]
+struct ProviderData<'a> {
+    name: &'a str,
+    #[serde(rename = "crate")]
+    crate_name: &'a str,
+    version: &'a str,
+    kinds: Vec<KindData<'a>>,
+    generators: Vec<KindData<'a>>,
+    permissions: &'a [PolicyRule],
+    ports: Ports,
+}
+
+impl<'a> ProviderData<'a> {
+    fn new(manifest: &'a Manifest, name: &'a str) -> Self {
+        ProviderData {
+            name,
+            crate_name: &manifest.name,
+            version: &manifest.version,
+            kinds: manifest.kinds.iter().map(KindData::from).collect(),
+            generators: manifest.generators.iter().map(KindData::from).collect(),
+            permissions: &manifest.permissions,
+            ports: manifest.ports,
+        }
+    }
+}
+
+/// One RBAC rule as the README lists it (Markdown).
+#[derive(Debug, Serialize)]
+struct RuleData {
+    group: String,
+    resources: String,
+    verbs: String,
+}
+
+impl From<&PolicyRule> for RuleData {
+    fn from(rule: &PolicyRule) -> Self {
+        let list = |items: &[String]| items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+        let groups: Vec<&str> = rule
+            .api_groups
+            .iter()
+            .flatten()
+            .map(|g| if g.is_empty() { "\"\" (core)" } else { g.as_str() })
+            .collect();
+        RuleData {
+            group: groups.join(", "),
+            resources: list(rule.resources.as_deref().unwrap_or_default()),
+            verbs: list(&rule.verbs),
+        }
+    }
+}
+
+/// The handlebars data of the `*.hbs` chart files.
+#[derive(Debug, Serialize)]
+struct ChartData<'a> {
+    name: &'a str,
+    #[serde(rename = "crate")]
+    crate_name: &'a str,
+    version: &'a str,
+    description: String,
+    image: &'a str,
+    grpc_port: u16,
+    metrics_port: u16,
+    kinds: Vec<&'a KindData<'a>>,
+    rules: Vec<RuleData>,
+    /// `values.yaml.hbs` renders the user's `values.yaml` (true) or the defaults.
+    user: bool,
 }
 
 fn handlebars() -> handlebars::Handlebars<'static> {
@@ -186,72 +221,36 @@ fn handlebars() -> handlebars::Handlebars<'static> {
     handlebars
 }
 
-fn render(template: &str, what: &str, data: &Value) -> Result<String> {
+fn render(template: &str, what: &str, data: &impl Serialize) -> Result<String> {
     handlebars()
         .render_template(template, data)
         .with_context(|| format!("rendering the chart's {what}"))
 }
 
-fn yaml_file(header: &str, value: &impl serde::Serialize) -> Result<String> {
-    Ok(format!(
-        "{header}\n{}",
-        serde_yaml::to_string(value).context("to YAML")?
-    ))
-}
-
 /// Renders the chart for a provider manifest under the given provider name.
-pub fn render_chart(manifest: &Value, name: &str) -> Result<Chart> {
-    check_name(name)?;
-    let provider = provider_data(manifest, name)?;
-    let crate_name = str_field(manifest, "name", "the manifest")?;
-    let version = str_field(manifest, "version", "the manifest")?;
-    let all_kinds: Vec<&Value> = provider["kinds"]
-        .as_array()
-        .into_iter()
-        .chain(provider["generators"].as_array())
-        .flatten()
-        .collect();
+pub fn render_chart(manifest: &Manifest, name: &str) -> Result<Chart> {
+    names::check_provider_name(name)?;
+    let provider = ProviderData::new(manifest, name);
+    let all_kinds: Vec<&KindData> = provider.kinds.iter().chain(&provider.generators).collect();
     if all_kinds.is_empty() {
         bail!("the provider serves no kind");
     }
-    let kind_names: Vec<&str> = all_kinds.iter().filter_map(|k| k["kind"].as_str()).collect();
-    let rules: Vec<Value> = provider["permissions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|rule| {
-            let list = |field: &str| {
-                rule[field]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let groups: Vec<&str> = rule["apiGroups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(|g| if g.is_empty() { "\"\" (core)" } else { g })
-                .collect();
-            json!({"group": groups.join(", "), "resources": list("resources"), "verbs": list("verbs")})
-        })
-        .collect();
-    let data = json!({
-        "name": name,
-        "crate": crate_name,
-        "version": version,
-        "description": format!("External Secrets Operator provider {name} (kinds: {}), out of process.", kind_names.join(", ")),
-        "image": crate_name,
-        "grpc_port": provider["ports"]["grpc"],
-        "metrics_port": provider["ports"]["metrics"],
-        "kinds": all_kinds,
-        "rules": rules,
-        "user": false,
-    });
+    let kind_names: Vec<&str> = all_kinds.iter().map(|k| k.kind).collect();
+    let data = ChartData {
+        name,
+        crate_name: &manifest.name,
+        version: &manifest.version,
+        description: format!(
+            "External Secrets Operator provider {name} (kinds: {}), out of process.",
+            kind_names.join(", ")
+        ),
+        image: &manifest.name,
+        grpc_port: manifest.ports.grpc,
+        metrics_port: manifest.ports.metrics,
+        kinds: all_kinds,
+        rules: manifest.permissions.iter().map(RuleData::from).collect(),
+        user: false,
+    };
     let mut chart = Chart::default();
     let generated = &mut chart.generated;
     generated.push(("Chart.yaml".into(), render(CHART_YAML, "Chart.yaml", &data)?));
@@ -269,24 +268,14 @@ pub fn render_chart(manifest: &Value, name: &str) -> Result<Chart> {
             &provider,
         )?,
     ));
-    for list in ["kinds", "generators"] {
-        for kind in manifest[list].as_array().into_iter().flatten() {
-            let Some(crd) = kind.get("crd") else {
-                eprintln!(
-                    "note: kind {} has no CRD (its spec does not use #[provider_spec] / #[generator_spec])",
-                    kind["kind"].as_str().unwrap_or("?")
-                );
-                continue;
-            };
-            let crd_name = str_field(&crd["metadata"], "name", "a CRD in the manifest")?;
-            generated.push((
-                format!("eso-gen/crds/{crd_name}.yaml"),
-                yaml_file(
-                    &format!("# {GENERATED_MARKER} from the provider binary's manifest; do not edit. Installed by templates/crds.yaml."),
-                    crd,
-                )?,
-            ));
-        }
+    for (crd_name, crd) in generated::crds(manifest)? {
+        generated.push((
+            format!("eso-gen/crds/{crd_name}.yaml"),
+            yaml_file(
+                &format!("# {GENERATED_MARKER} from the provider binary's manifest; do not edit. Installed by templates/crds.yaml."),
+                crd,
+            )?,
+        ));
     }
     for (path, text) in HELM_TEMPLATES {
         generated.push(((*path).into(), (*text).into()));
@@ -300,8 +289,7 @@ pub fn render_chart(manifest: &Value, name: &str) -> Result<Chart> {
     );
     generated.push((GENERATED_LIST.into(), list));
 
-    let mut user = data;
-    user["user"] = true.into();
+    let user = ChartData { user: true, ..data };
     chart
         .user_owned
         .push(("values.yaml".into(), render(VALUES, "values.yaml", &user)?));
@@ -343,7 +331,7 @@ pub fn run(args: &ChartArgs) -> Result<bool> {
         Some(name) => name.clone(),
         None => match name_from_existing(&args.out) {
             Some(name) => name,
-            None => default_name(str_field(&manifest, "name", "the manifest")?),
+            None => default_name(&manifest.name),
         },
     };
     let chart = render_chart(&manifest, &name)?;
@@ -355,16 +343,8 @@ pub fn sync(chart: &Chart, out: &Path, check: bool) -> Result<bool> {
     let before = previously_generated(out);
     let mut in_sync = true;
     for (relative, contents) in &chart.generated {
-        let path = out.join(relative);
-        if std::fs::read_to_string(&path).is_ok_and(|existing| &existing == contents) {
-            continue;
-        }
-        in_sync = false;
-        if check {
-            println!("out of date {}", path.display());
-        } else {
-            write(&path, contents)?;
-            println!("wrote {}", path.display());
+        if generated::write_or_check(&out.join(relative), contents, check)? == generated::Sync::Changed {
+            in_sync = false;
         }
     }
     let now: BTreeSet<&str> = chart.generated.iter().map(|(path, _)| path.as_str()).collect();
@@ -402,7 +382,7 @@ pub fn sync(chart: &Chart, out: &Path, check: bool) -> Result<bool> {
         if check {
             println!("missing {}", path.display());
         } else {
-            write(&path, contents)?;
+            generated::write(&path, contents)?;
             println!("wrote {} (yours from now on)", path.display());
         }
     }
@@ -410,14 +390,6 @@ pub fn sync(chart: &Chart, out: &Path, check: bool) -> Result<bool> {
         println!("chart {} is up to date", out.display());
     }
     Ok(in_sync || !check)
-}
-
-fn write(path: &Path, contents: &str) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    eso_runtime::certs::write_file(path, contents.as_bytes(), false)
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]
@@ -453,6 +425,14 @@ mod tests {
         }
     }
 
+    fn schema() -> Result<Value> {
+        Ok(serde_json::from_str(&render(
+            SCHEMA,
+            "schema",
+            &serde_json::json!({"name": "x", "image": "x"}),
+        )?)?)
+    }
+
     /// The sections `_helpers.tpl` merges key by key with the defaults are the schema's
     /// objects with listed keys, except `resources` (replaced whole, like a selector).
     #[test]
@@ -470,7 +450,7 @@ mod tests {
                 }
             }
         }
-        let schema: Value = serde_json::from_str(&render(SCHEMA, "schema", &json!({"name": "x", "image": "x"}))?)?;
+        let schema = schema()?;
         let mut from_schema = Vec::new();
         walk(&schema, "", &mut from_schema);
         from_schema.sort();
@@ -490,18 +470,96 @@ mod tests {
         Ok(())
     }
 
+    fn manifest() -> Manifest {
+        let kind = |kind: &str, plural: &str, capabilities: Option<&str>| KindManifest {
+            group: "provider.external-secrets.io".into(),
+            version: "v2alpha1".into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            scope: "Namespaced".into(),
+            capabilities: capabilities.map(str::to_string),
+            crd: None,
+        };
+        Manifest {
+            name: "eso-provider-acme".into(),
+            version: "1.2.3".into(),
+            kinds: vec![kind("Acme", "acmes", Some("READ_ONLY"))],
+            generators: vec![kind("AcmeGenerator", "acmegenerators", None)],
+            permissions: vec![PolicyRule {
+                api_groups: Some(vec![String::new()]),
+                resources: Some(vec!["secrets".into()]),
+                verbs: vec!["list".into(), "watch".into()],
+                ..Default::default()
+            }],
+            ports: eso_runtime::manifest::DEFAULT_PORTS,
+        }
+    }
+
+    fn file<'a>(chart: &'a Chart, path: &str) -> Result<&'a str> {
+        chart
+            .generated
+            .iter()
+            .chain(&chart.user_owned)
+            .find(|(p, _)| p == path)
+            .map(|(_, text)| text.as_str())
+            .with_context(|| format!("{path} in the chart"))
+    }
+
     #[test]
-    fn names() -> Result<()> {
+    fn the_provider_data_is_the_manifest_without_crds() -> Result<()> {
+        let chart = render_chart(&manifest(), "acme")?;
+        assert_eq!(
+            file(&chart, PROVIDER_FILE)?,
+            "# Generated by `eso-gen chart` from the provider binary's manifest; do not edit. Read by the templates.
+crate: eso-provider-acme
+generators:
+- group: provider.external-secrets.io
+  kind: AcmeGenerator
+  plural: acmegenerators
+  version: v2alpha1
+kinds:
+- capabilities: READ_ONLY
+  group: provider.external-secrets.io
+  kind: Acme
+  plural: acmes
+  version: v2alpha1
+name: acme
+permissions:
+- apiGroups:
+  - ''
+  resources:
+  - secrets
+  verbs:
+  - list
+  - watch
+ports:
+  grpc: 8080
+  metrics: 8081
+version: 1.2.3
+"
+        );
+        let readme = file(&chart, "README.md")?;
+        assert!(readme.contains("Kinds: `Acme` (provider.external-secrets.io/v2alpha1, READ_ONLY), `AcmeGenerator` (provider.external-secrets.io/v2alpha1)."), "{readme}");
+        assert!(
+            readme.contains("| `\"\" (core)` | `secrets` | `list`, `watch` |"),
+            "{readme}"
+        );
+        assert!(file(&chart, "values.yaml")?.contains("This file is yours"));
+        assert!(!file(&chart, "eso-gen/defaults.yaml")?.contains("This file is yours"));
+        let mut none = manifest();
+        none.kinds.clear();
+        none.generators.clear();
+        assert!(render_chart(&none, "acme").is_err());
+        assert!(render_chart(&manifest(), "Acme").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn names() {
         assert_eq!(default_name("eso-provider-vault"), "vault");
         assert_eq!(default_name("provider-acme"), "acme");
         assert_eq!(default_name("acme_vault"), "acme-vault");
         assert_eq!(default_name("provider-"), "provider-");
-        check_name("vault")?;
-        check_name(&"a".repeat(37))?;
-        for bad in ["", "Vault", "1vault", "vault-", "va.ult", &"a".repeat(38)] {
-            assert!(check_name(bad).is_err(), "{bad:?}");
-        }
-        Ok(())
     }
 
     #[test]

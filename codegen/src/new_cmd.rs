@@ -7,8 +7,10 @@
 //! A template's path is the file's path in the project without `.hbs`; `gitignore` and
 //! `dockerignore` become dotfiles and `manifests/objects.yaml` is named after the project.
 
+use crate::names;
 use anyhow::{Context, Result, bail};
 use eso_runtime::Gvk;
+use eso_runtime::manifest::DEFAULT_PORTS;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -165,148 +167,6 @@ const NAMES_IN_USE: &[&str] = &[
     "Vec",
 ];
 
-/// Crate names the project cannot take: Rust keywords, the standard crates, and the
-/// project's own dependencies (as crate names, `-` read as `_`).
-const RESERVED_CRATE_NAMES: &[&str] = &[
-    "abstract",
-    "alloc",
-    "as",
-    "async",
-    "await",
-    "become",
-    "box",
-    "break",
-    "const",
-    "continue",
-    "core",
-    "crate",
-    "do",
-    "dyn",
-    "else",
-    "enum",
-    "eso_runtime",
-    "extern",
-    "false",
-    "final",
-    "fn",
-    "for",
-    "gen",
-    "if",
-    "impl",
-    "in",
-    "let",
-    "loop",
-    "macro",
-    "match",
-    "mod",
-    "move",
-    "mut",
-    "override",
-    "priv",
-    "proc_macro",
-    "pub",
-    "rand",
-    "ref",
-    "return",
-    "self",
-    "serde",
-    "serde_json",
-    "static",
-    "std",
-    "struct",
-    "super",
-    "test",
-    "tokio",
-    "tonic",
-    "trait",
-    "true",
-    "try",
-    "type",
-    "typeof",
-    "unsafe",
-    "unsized",
-    "use",
-    "virtual",
-    "where",
-    "while",
-    "yield",
-];
-
-/// Checks a project name: a DNS-1123 label (it names Kubernetes objects), starting with a
-/// letter (it names a Cargo package), and not a name Rust or the dependencies take.
-pub fn check_name(name: &str) -> Result<()> {
-    let rule = "a project name must be a DNS-1123 label: lowercase letters, digits and '-', \
-                starting and ending with a letter or digit, at most 63 characters";
-    if name.is_empty() {
-        bail!("the project name is empty; {rule}, e.g. acme-vault");
-    }
-    if name.len() > 63 {
-        bail!("project name {name:?} is {} characters long; {rule}", name.len());
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        bail!("project name {name:?} contains {bad:?}; {rule}, e.g. acme-vault");
-    }
-    if name.ends_with('-') || name.starts_with('-') {
-        bail!("project name {name:?} starts or ends with '-'; {rule}");
-    }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        bail!("project name {name:?} starts with a digit; it must start with a letter, since it names a Cargo package");
-    }
-    let crate_name = name.replace('-', "_");
-    if RESERVED_CRATE_NAMES.contains(&crate_name.as_str()) {
-        bail!(
-            "project name {name:?} is taken: the crate {crate_name} would clash with a Rust keyword, a standard crate or a dependency of the project"
-        );
-    }
-    Ok(())
-}
-
-/// Checks a kind: an UpperCamelCase identifier (letters and digits, starting with an
-/// upper-case letter) whose plural fits in a DNS label.
-pub fn check_kind(kind: &str) -> Result<()> {
-    let rule =
-        "a kind must be UpperCamelCase: ASCII letters and digits, starting with an upper-case letter, e.g. AcmeVault";
-    if kind.is_empty() {
-        bail!("the kind is empty; {rule}");
-    }
-    if !kind.starts_with(|c: char| c.is_ascii_uppercase()) || !kind.chars().all(|c| c.is_ascii_alphanumeric()) {
-        bail!("kind {kind:?} is not UpperCamelCase; {rule}");
-    }
-    // kube-derive's plural is the lower-cased kind plus "s"; the API server wants a DNS label.
-    if kind.len() > 62 {
-        bail!(
-            "kind {kind:?} is {} characters long; its plural must fit in 63 characters, so at most 62",
-            kind.len()
-        );
-    }
-    Ok(())
-}
-
-/// Checks an API group: a lowercase DNS subdomain with at least one dot.
-pub fn check_group(group: &str) -> Result<()> {
-    let ok = group.len() <= 253
-        && group.contains('.')
-        && group.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && label.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        });
-    if !ok {
-        bail!(
-            "group {group:?} must be a lowercase DNS name with at least one dot, e.g. {}",
-            Gvk::DEFAULT_GROUP
-        );
-    }
-    Ok(())
-}
-
 /// `acme-vault` → `AcmeVault`.
 pub fn upper_camel(name: &str) -> String {
     name.split('-')
@@ -324,17 +184,17 @@ pub fn upper_camel(name: &str) -> String {
 impl Project {
     /// Checks every name and that the types the kinds produce are distinct and free.
     pub fn check(&self) -> Result<()> {
-        check_name(&self.name)?;
-        check_group(&self.group)?;
+        names::check_project_name(&self.name)?;
+        names::check_group(&self.group)?;
         let mut types: Vec<(String, &str)> = Vec::new();
         if let Some(kind) = &self.store_kind {
-            check_kind(kind)?;
+            names::check_kind(kind)?;
             for suffix in ["Spec", "Resource", "Store", "Client"] {
                 types.push((format!("{kind}{suffix}"), kind));
             }
         }
         if let Some(kind) = &self.generator_kind {
-            check_kind(kind)
+            names::check_kind(kind)
                 .with_context(|| format!("the generator kind {kind:?} (made from the kind with \"Generator\")"))?;
             for suffix in ["", "Spec", "Resource", "State"] {
                 types.push((format!("{kind}{suffix}"), kind));
@@ -399,6 +259,8 @@ impl Project {
             "runtime_path": runtime_path,
             "runtime_workspace": runtime_workspace,
             "eso_gen_version": env!("CARGO_PKG_VERSION"),
+            "grpc_port": DEFAULT_PORTS.grpc,
+            "metrics_port": DEFAULT_PORTS.metrics,
         })
     }
 
@@ -580,7 +442,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
         NewCommand::Provider(provider) => (&provider.project, provider.with_generator, true),
         NewCommand::Generator(project) => (project, false, false),
     };
-    check_name(&project_args.name)?;
+    names::check_project_name(&project_args.name)?;
     let kind = match &project_args.kind {
         Some(kind) => kind.clone(),
         None => upper_camel(&project_args.name),
@@ -654,75 +516,11 @@ mod tests {
     }
 
     #[test]
-    fn names_are_dns_labels_starting_with_a_letter() {
-        for ok in ["acme", "acme-vault", "a", "a1", "vault-2", &"a".repeat(63)] {
-            assert!(check_name(ok).is_ok(), "{ok}");
-        }
-        for (bad, needle) in [
-            ("", "empty"),
-            ("Acme", "contains 'A'"),
-            ("acme_vault", "contains '_'"),
-            ("acme.vault", "contains '.'"),
-            ("-acme", "starts or ends with '-'"),
-            ("acme-", "starts or ends with '-'"),
-            ("1acme", "starts with a digit"),
-            ("fn", "taken"),
-            ("tokio", "taken"),
-            ("serde-json", "taken"),
-        ] {
-            let message = error(check_name(bad));
-            assert!(message.contains(needle), "{bad:?}: {message}");
-            assert!(
-                message.contains(&format!("{bad:?}")) || bad.is_empty(),
-                "names the value: {message}"
-            );
-        }
-        let long = "a".repeat(64);
-        let message = error(check_name(&long));
-        assert!(
-            message.contains("64 characters") && message.contains("DNS-1123"),
-            "{message}"
-        );
-        // The rule is in the message.
-        assert!(error(check_name("a b")).contains("lowercase letters, digits and '-'"));
-    }
-
-    #[test]
-    fn kinds_are_upper_camel_case() {
-        for ok in ["Acme", "AcmeVault", "V2", "S3Bucket"] {
-            assert!(check_kind(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "acme",
-            "Acme-Vault",
-            "Acme_Vault",
-            "Ac me",
-            "Äcme",
-            "1Acme",
-            &"A".repeat(63),
-        ] {
-            let message = error(check_kind(bad));
-            assert!(message.contains("kind"), "{bad:?}: {message}");
-        }
-        assert!(error(check_kind("acme")).contains("UpperCamelCase"));
-    }
-
-    #[test]
     fn default_kinds_come_from_the_name() {
         assert_eq!(upper_camel("acme"), "Acme");
         assert_eq!(upper_camel("acme-vault"), "AcmeVault");
         assert_eq!(upper_camel("s3-bucket-2"), "S3Bucket2");
-        assert!(check_kind(&upper_camel("x-1")).is_ok());
-    }
-
-    #[test]
-    fn groups_are_dns_names() {
-        assert!(check_group("provider.external-secrets.io").is_ok());
-        assert!(check_group("acme.example.com").is_ok());
-        for bad in ["acme", "Acme.io", "acme..io", "-acme.io", "acme_x.io"] {
-            assert!(error(check_group(bad)).contains("lowercase DNS name"), "{bad}");
-        }
+        assert!(names::check_kind(&upper_camel("x-1")).is_ok());
     }
 
     #[test]
@@ -811,6 +609,8 @@ mod tests {
             let dockerfile = find("Dockerfile");
             assert!(dockerfile.contains("FROM gcr.io/distroless/static-debian12:nonroot"));
             assert!(dockerfile.contains("USER 65532:65532"));
+            assert!(dockerfile.contains("\nEXPOSE 8080 8081\n"), "{dockerfile}");
+            assert!(find("README.md").contains("eso-gen call localhost:8080 "));
             assert!(
                 !dockerfile.contains("--from=eso-gen"),
                 "crates.io mode copies no checkout"
