@@ -216,17 +216,59 @@ impl Project {
         Ok(())
     }
 
+    /// What the project serves, e.g. "the Acme secret store and the AcmeGenerator
+    /// generator", each kind written by `kind`.
+    fn serves(&self, kind: impl Fn(&str) -> String) -> Option<String> {
+        let store = self
+            .store_kind
+            .as_deref()
+            .map(|store| format!("the {} secret store", kind(store)));
+        let generator = self
+            .generator_kind
+            .as_deref()
+            .map(|generator| format!("the {} generator", kind(generator)));
+        match (store, generator) {
+            (Some(store), Some(generator)) => Some(format!("{store} and {generator}")),
+            (one, other) => one.or(other),
+        }
+    }
+
+    /// The modules of `src/lib.rs` and what each re-exports, in order.
+    fn lib_modules(&self) -> Vec<Value> {
+        let mut modules = Vec::new();
+        let mut spec_exports = Vec::new();
+        if let Some(generator) = &self.generator_kind {
+            modules.push(json!({"name": "generator", "exports": format!("{generator}, {generator}State")}));
+            spec_exports.push(format!("{generator}Resource, {generator}Spec"));
+        }
+        if let Some(store) = &self.store_kind {
+            spec_exports.push(format!("{store}Resource, {store}Spec"));
+        }
+        modules.push(json!({"name": "spec", "exports": spec_exports.join(", ")}));
+        if let Some(store) = &self.store_kind {
+            modules.push(json!({"name": "store", "exports": format!("{store}Client, {store}Store")}));
+        }
+        modules
+    }
+
     /// The handlebars data.
     fn data(&self) -> Value {
         let both = self.store_kind.is_some() && self.generator_kind.is_some();
-        let description = match (&self.store_kind, &self.generator_kind) {
-            (Some(store), Some(generator)) => format!(
-                "An External Secrets Operator provider: the {store} secret store and the {generator} generator."
-            ),
-            (Some(store), None) => format!("An External Secrets Operator provider: the {store} secret store."),
-            (None, Some(generator)) => format!("An External Secrets Operator provider: the {generator} generator."),
-            (None, None) => "An External Secrets Operator provider.".to_string(),
+        let description = match self.serves(str::to_string) {
+            Some(serves) => format!("An External Secrets Operator provider: {serves}."),
+            None => "An External Secrets Operator provider.".to_string(),
         };
+        let lib_summary = match self.serves(|kind| format!("`{kind}`")) {
+            Some(serves) => format!("An External Secrets Operator provider: {serves}."),
+            None => "An External Secrets Operator provider.".to_string(),
+        };
+        let backend_files: Vec<&str> = [
+            self.store_kind.as_ref().map(|_| "`store.rs`"),
+            self.generator_kind.as_ref().map(|_| "`generator.rs`"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let generator_name = if self.store_kind.is_some() {
             format!("{}-generator", self.name)
         } else {
@@ -247,6 +289,9 @@ impl Project {
             "name": self.name,
             "crate_name": self.name.replace('-', "_"),
             "description": description,
+            "lib_summary": lib_summary,
+            "lib_modules": self.lib_modules(),
+            "backend_files": backend_files.join(" and "),
             "kind": self.store_kind,
             "generator_kind": self.generator_kind,
             "generator_name": generator_name,
@@ -513,6 +558,56 @@ mod tests {
             Ok(value) => panic!("expected an error, got {value:?}"),
             Err(error) => format!("{error:#}"),
         }
+    }
+
+    /// `src/lib.rs` declares and re-exports exactly the modules of the project's shape.
+    #[test]
+    fn lib_rs_declares_and_exports_the_modules_of_the_shape() -> Result<()> {
+        let lib = |store: Option<&str>, generator: Option<&str>| -> Result<String> {
+            let files = project(store, generator).render()?;
+            let text = files
+                .into_iter()
+                .find(|(path, _)| path == Path::new("src/lib.rs"))
+                .context("src/lib.rs")?
+                .1;
+            Ok(text
+                .split("/// Every kind this binary serves")
+                .next()
+                .unwrap_or_default()
+                .to_string())
+        };
+        assert_eq!(
+            lib(Some("Acme"), Some("AcmeGenerator"))?,
+            "//! An External Secrets Operator provider: the `Acme` secret store and the `AcmeGenerator` generator.
+//!
+//! - Kind `Acme` (`provider.external-secrets.io/v2alpha1`): a secret store ([`AcmeStore`]).
+//! - Kind `AcmeGenerator` (`provider.external-secrets.io/v2alpha1`): a generator ([`AcmeGenerator`]).
+//!
+//! The specs are in `spec.rs`; the backend calls in `store.rs` and `generator.rs`.
+
+mod generator;
+mod spec;
+mod store;
+
+pub use generator::{AcmeGenerator, AcmeGeneratorState};
+pub use spec::{AcmeGeneratorResource, AcmeGeneratorSpec, AcmeResource, AcmeSpec};
+pub use store::{AcmeClient, AcmeStore};
+
+"
+        );
+        let store = lib(Some("Acme"), None)?;
+        assert!(
+            store.starts_with("//! An External Secrets Operator provider: the `Acme` secret store.\n"),
+            "{store}"
+        );
+        assert!(store.contains("the backend calls in `store.rs`.\n\nmod spec;\nmod store;\n\npub use spec::{AcmeResource, AcmeSpec};\npub use store::{AcmeClient, AcmeStore};\n"), "{store}");
+        let generator = lib(None, Some("Acme"))?;
+        assert!(
+            generator.starts_with("//! An External Secrets Operator provider: the `Acme` generator.\n"),
+            "{generator}"
+        );
+        assert!(generator.contains("the backend calls in `generator.rs`.\n\nmod generator;\nmod spec;\n\npub use generator::{Acme, AcmeState};\npub use spec::{AcmeResource, AcmeSpec};\n"), "{generator}");
+        Ok(())
     }
 
     #[test]
