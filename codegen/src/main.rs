@@ -17,6 +17,7 @@ mod certs_cmd;
 mod chart_cmd;
 mod codec;
 mod crds_cmd;
+mod generated;
 mod json;
 mod methods;
 mod names;

@@ -7,8 +7,10 @@
 //! A template's path is the file's path in the project without `.hbs`; `gitignore` and
 //! `dockerignore` become dotfiles and `manifests/objects.yaml` is named after the project.
 
+use crate::names;
 use anyhow::{Context, Result, bail};
 use eso_runtime::Gvk;
+use eso_runtime::manifest::DEFAULT_PORTS;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -165,148 +167,6 @@ const NAMES_IN_USE: &[&str] = &[
     "Vec",
 ];
 
-/// Crate names the project cannot take: Rust keywords, the standard crates, and the
-/// project's own dependencies (as crate names, `-` read as `_`).
-const RESERVED_CRATE_NAMES: &[&str] = &[
-    "abstract",
-    "alloc",
-    "as",
-    "async",
-    "await",
-    "become",
-    "box",
-    "break",
-    "const",
-    "continue",
-    "core",
-    "crate",
-    "do",
-    "dyn",
-    "else",
-    "enum",
-    "eso_runtime",
-    "extern",
-    "false",
-    "final",
-    "fn",
-    "for",
-    "gen",
-    "if",
-    "impl",
-    "in",
-    "let",
-    "loop",
-    "macro",
-    "match",
-    "mod",
-    "move",
-    "mut",
-    "override",
-    "priv",
-    "proc_macro",
-    "pub",
-    "rand",
-    "ref",
-    "return",
-    "self",
-    "serde",
-    "serde_json",
-    "static",
-    "std",
-    "struct",
-    "super",
-    "test",
-    "tokio",
-    "tonic",
-    "trait",
-    "true",
-    "try",
-    "type",
-    "typeof",
-    "unsafe",
-    "unsized",
-    "use",
-    "virtual",
-    "where",
-    "while",
-    "yield",
-];
-
-/// Checks a project name: a DNS-1123 label (it names Kubernetes objects), starting with a
-/// letter (it names a Cargo package), and not a name Rust or the dependencies take.
-pub fn check_name(name: &str) -> Result<()> {
-    let rule = "a project name must be a DNS-1123 label: lowercase letters, digits and '-', \
-                starting and ending with a letter or digit, at most 63 characters";
-    if name.is_empty() {
-        bail!("the project name is empty; {rule}, e.g. acme-vault");
-    }
-    if name.len() > 63 {
-        bail!("project name {name:?} is {} characters long; {rule}", name.len());
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        bail!("project name {name:?} contains {bad:?}; {rule}, e.g. acme-vault");
-    }
-    if name.ends_with('-') || name.starts_with('-') {
-        bail!("project name {name:?} starts or ends with '-'; {rule}");
-    }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        bail!("project name {name:?} starts with a digit; it must start with a letter, since it names a Cargo package");
-    }
-    let crate_name = name.replace('-', "_");
-    if RESERVED_CRATE_NAMES.contains(&crate_name.as_str()) {
-        bail!(
-            "project name {name:?} is taken: the crate {crate_name} would clash with a Rust keyword, a standard crate or a dependency of the project"
-        );
-    }
-    Ok(())
-}
-
-/// Checks a kind: an UpperCamelCase identifier (letters and digits, starting with an
-/// upper-case letter) whose plural fits in a DNS label.
-pub fn check_kind(kind: &str) -> Result<()> {
-    let rule =
-        "a kind must be UpperCamelCase: ASCII letters and digits, starting with an upper-case letter, e.g. AcmeVault";
-    if kind.is_empty() {
-        bail!("the kind is empty; {rule}");
-    }
-    if !kind.starts_with(|c: char| c.is_ascii_uppercase()) || !kind.chars().all(|c| c.is_ascii_alphanumeric()) {
-        bail!("kind {kind:?} is not UpperCamelCase; {rule}");
-    }
-    // kube-derive's plural is the lower-cased kind plus "s"; the API server wants a DNS label.
-    if kind.len() > 62 {
-        bail!(
-            "kind {kind:?} is {} characters long; its plural must fit in 63 characters, so at most 62",
-            kind.len()
-        );
-    }
-    Ok(())
-}
-
-/// Checks an API group: a lowercase DNS subdomain with at least one dot.
-pub fn check_group(group: &str) -> Result<()> {
-    let ok = group.len() <= 253
-        && group.contains('.')
-        && group.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && label.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        });
-    if !ok {
-        bail!(
-            "group {group:?} must be a lowercase DNS name with at least one dot, e.g. {}",
-            Gvk::DEFAULT_GROUP
-        );
-    }
-    Ok(())
-}
-
 /// `acme-vault` → `AcmeVault`.
 pub fn upper_camel(name: &str) -> String {
     name.split('-')
@@ -324,17 +184,17 @@ pub fn upper_camel(name: &str) -> String {
 impl Project {
     /// Checks every name and that the types the kinds produce are distinct and free.
     pub fn check(&self) -> Result<()> {
-        check_name(&self.name)?;
-        check_group(&self.group)?;
+        names::check_project_name(&self.name)?;
+        names::check_group(&self.group)?;
         let mut types: Vec<(String, &str)> = Vec::new();
         if let Some(kind) = &self.store_kind {
-            check_kind(kind)?;
+            names::check_kind(kind)?;
             for suffix in ["Spec", "Resource", "Store", "Client"] {
                 types.push((format!("{kind}{suffix}"), kind));
             }
         }
         if let Some(kind) = &self.generator_kind {
-            check_kind(kind)
+            names::check_kind(kind)
                 .with_context(|| format!("the generator kind {kind:?} (made from the kind with \"Generator\")"))?;
             for suffix in ["", "Spec", "Resource", "State"] {
                 types.push((format!("{kind}{suffix}"), kind));
@@ -356,17 +216,59 @@ impl Project {
         Ok(())
     }
 
+    /// What the project serves, e.g. "the Acme secret store and the AcmeGenerator
+    /// generator", each kind written by `kind`.
+    fn serves(&self, kind: impl Fn(&str) -> String) -> Option<String> {
+        let store = self
+            .store_kind
+            .as_deref()
+            .map(|store| format!("the {} secret store", kind(store)));
+        let generator = self
+            .generator_kind
+            .as_deref()
+            .map(|generator| format!("the {} generator", kind(generator)));
+        match (store, generator) {
+            (Some(store), Some(generator)) => Some(format!("{store} and {generator}")),
+            (one, other) => one.or(other),
+        }
+    }
+
+    /// The modules of `src/lib.rs` and what each re-exports, in order.
+    fn lib_modules(&self) -> Vec<Value> {
+        let mut modules = Vec::new();
+        let mut spec_exports = Vec::new();
+        if let Some(generator) = &self.generator_kind {
+            modules.push(json!({"name": "generator", "exports": format!("{generator}, {generator}State")}));
+            spec_exports.push(format!("{generator}Resource, {generator}Spec"));
+        }
+        if let Some(store) = &self.store_kind {
+            spec_exports.push(format!("{store}Resource, {store}Spec"));
+        }
+        modules.push(json!({"name": "spec", "exports": spec_exports.join(", ")}));
+        if let Some(store) = &self.store_kind {
+            modules.push(json!({"name": "store", "exports": format!("{store}Client, {store}Store")}));
+        }
+        modules
+    }
+
     /// The handlebars data.
     fn data(&self) -> Value {
         let both = self.store_kind.is_some() && self.generator_kind.is_some();
-        let description = match (&self.store_kind, &self.generator_kind) {
-            (Some(store), Some(generator)) => format!(
-                "An External Secrets Operator provider: the {store} secret store and the {generator} generator."
-            ),
-            (Some(store), None) => format!("An External Secrets Operator provider: the {store} secret store."),
-            (None, Some(generator)) => format!("An External Secrets Operator provider: the {generator} generator."),
-            (None, None) => "An External Secrets Operator provider.".to_string(),
+        let description = match self.serves(str::to_string) {
+            Some(serves) => format!("An External Secrets Operator provider: {serves}."),
+            None => "An External Secrets Operator provider.".to_string(),
         };
+        let lib_summary = match self.serves(|kind| format!("`{kind}`")) {
+            Some(serves) => format!("An External Secrets Operator provider: {serves}."),
+            None => "An External Secrets Operator provider.".to_string(),
+        };
+        let backend_files: Vec<&str> = [
+            self.store_kind.as_ref().map(|_| "`store.rs`"),
+            self.generator_kind.as_ref().map(|_| "`generator.rs`"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let generator_name = if self.store_kind.is_some() {
             format!("{}-generator", self.name)
         } else {
@@ -387,6 +289,9 @@ impl Project {
             "name": self.name,
             "crate_name": self.name.replace('-', "_"),
             "description": description,
+            "lib_summary": lib_summary,
+            "lib_modules": self.lib_modules(),
+            "backend_files": backend_files.join(" and "),
             "kind": self.store_kind,
             "generator_kind": self.generator_kind,
             "generator_name": generator_name,
@@ -399,6 +304,8 @@ impl Project {
             "runtime_path": runtime_path,
             "runtime_workspace": runtime_workspace,
             "eso_gen_version": env!("CARGO_PKG_VERSION"),
+            "grpc_port": DEFAULT_PORTS.grpc,
+            "metrics_port": DEFAULT_PORTS.metrics,
         })
     }
 
@@ -580,7 +487,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
         NewCommand::Provider(provider) => (&provider.project, provider.with_generator, true),
         NewCommand::Generator(project) => (project, false, false),
     };
-    check_name(&project_args.name)?;
+    names::check_project_name(&project_args.name)?;
     let kind = match &project_args.kind {
         Some(kind) => kind.clone(),
         None => upper_camel(&project_args.name),
@@ -653,59 +560,54 @@ mod tests {
         }
     }
 
+    /// `src/lib.rs` declares and re-exports exactly the modules of the project's shape.
     #[test]
-    fn names_are_dns_labels_starting_with_a_letter() {
-        for ok in ["acme", "acme-vault", "a", "a1", "vault-2", &"a".repeat(63)] {
-            assert!(check_name(ok).is_ok(), "{ok}");
-        }
-        for (bad, needle) in [
-            ("", "empty"),
-            ("Acme", "contains 'A'"),
-            ("acme_vault", "contains '_'"),
-            ("acme.vault", "contains '.'"),
-            ("-acme", "starts or ends with '-'"),
-            ("acme-", "starts or ends with '-'"),
-            ("1acme", "starts with a digit"),
-            ("fn", "taken"),
-            ("tokio", "taken"),
-            ("serde-json", "taken"),
-        ] {
-            let message = error(check_name(bad));
-            assert!(message.contains(needle), "{bad:?}: {message}");
-            assert!(
-                message.contains(&format!("{bad:?}")) || bad.is_empty(),
-                "names the value: {message}"
-            );
-        }
-        let long = "a".repeat(64);
-        let message = error(check_name(&long));
-        assert!(
-            message.contains("64 characters") && message.contains("DNS-1123"),
-            "{message}"
-        );
-        // The rule is in the message.
-        assert!(error(check_name("a b")).contains("lowercase letters, digits and '-'"));
-    }
+    fn lib_rs_declares_and_exports_the_modules_of_the_shape() -> Result<()> {
+        let lib = |store: Option<&str>, generator: Option<&str>| -> Result<String> {
+            let files = project(store, generator).render()?;
+            let text = files
+                .into_iter()
+                .find(|(path, _)| path == Path::new("src/lib.rs"))
+                .context("src/lib.rs")?
+                .1;
+            Ok(text
+                .split("/// Every kind this binary serves")
+                .next()
+                .unwrap_or_default()
+                .to_string())
+        };
+        assert_eq!(
+            lib(Some("Acme"), Some("AcmeGenerator"))?,
+            "//! An External Secrets Operator provider: the `Acme` secret store and the `AcmeGenerator` generator.
+//!
+//! - Kind `Acme` (`provider.external-secrets.io/v2alpha1`): a secret store ([`AcmeStore`]).
+//! - Kind `AcmeGenerator` (`provider.external-secrets.io/v2alpha1`): a generator ([`AcmeGenerator`]).
+//!
+//! The specs are in `spec.rs`; the backend calls in `store.rs` and `generator.rs`.
 
-    #[test]
-    fn kinds_are_upper_camel_case() {
-        for ok in ["Acme", "AcmeVault", "V2", "S3Bucket"] {
-            assert!(check_kind(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "acme",
-            "Acme-Vault",
-            "Acme_Vault",
-            "Ac me",
-            "Äcme",
-            "1Acme",
-            &"A".repeat(63),
-        ] {
-            let message = error(check_kind(bad));
-            assert!(message.contains("kind"), "{bad:?}: {message}");
-        }
-        assert!(error(check_kind("acme")).contains("UpperCamelCase"));
+mod generator;
+mod spec;
+mod store;
+
+pub use generator::{AcmeGenerator, AcmeGeneratorState};
+pub use spec::{AcmeGeneratorResource, AcmeGeneratorSpec, AcmeResource, AcmeSpec};
+pub use store::{AcmeClient, AcmeStore};
+
+"
+        );
+        let store = lib(Some("Acme"), None)?;
+        assert!(
+            store.starts_with("//! An External Secrets Operator provider: the `Acme` secret store.\n"),
+            "{store}"
+        );
+        assert!(store.contains("the backend calls in `store.rs`.\n\nmod spec;\nmod store;\n\npub use spec::{AcmeResource, AcmeSpec};\npub use store::{AcmeClient, AcmeStore};\n"), "{store}");
+        let generator = lib(None, Some("Acme"))?;
+        assert!(
+            generator.starts_with("//! An External Secrets Operator provider: the `Acme` generator.\n"),
+            "{generator}"
+        );
+        assert!(generator.contains("the backend calls in `generator.rs`.\n\nmod generator;\nmod spec;\n\npub use generator::{Acme, AcmeState};\npub use spec::{AcmeResource, AcmeSpec};\n"), "{generator}");
+        Ok(())
     }
 
     #[test]
@@ -713,16 +615,7 @@ mod tests {
         assert_eq!(upper_camel("acme"), "Acme");
         assert_eq!(upper_camel("acme-vault"), "AcmeVault");
         assert_eq!(upper_camel("s3-bucket-2"), "S3Bucket2");
-        assert!(check_kind(&upper_camel("x-1")).is_ok());
-    }
-
-    #[test]
-    fn groups_are_dns_names() {
-        assert!(check_group("provider.external-secrets.io").is_ok());
-        assert!(check_group("acme.example.com").is_ok());
-        for bad in ["acme", "Acme.io", "acme..io", "-acme.io", "acme_x.io"] {
-            assert!(error(check_group(bad)).contains("lowercase DNS name"), "{bad}");
-        }
+        assert!(names::check_kind(&upper_camel("x-1")).is_ok());
     }
 
     #[test]
@@ -811,6 +704,8 @@ mod tests {
             let dockerfile = find("Dockerfile");
             assert!(dockerfile.contains("FROM gcr.io/distroless/static-debian12:nonroot"));
             assert!(dockerfile.contains("USER 65532:65532"));
+            assert!(dockerfile.contains("\nEXPOSE 8080 8081\n"), "{dockerfile}");
+            assert!(find("README.md").contains("eso-gen call localhost:8080 "));
             assert!(
                 !dockerfile.contains("--from=eso-gen"),
                 "crates.io mode copies no checkout"

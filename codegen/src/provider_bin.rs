@@ -3,7 +3,7 @@
 //! binary itself, so generated files always match it.
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use eso_runtime::manifest::Manifest;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -23,8 +23,8 @@ pub struct ProviderBinary {
 }
 
 impl ProviderBinary {
-    /// The binary's `manifest` subcommand output, parsed.
-    pub fn manifest(&self) -> Result<Value> {
+    /// The binary's `manifest` subcommand output, read into the runtime's own manifest types.
+    pub fn manifest(&self) -> Result<Manifest> {
         let mut command = match &self.provider_bin {
             Some(binary) => Command::new(binary),
             None => {
@@ -50,6 +50,6 @@ impl ProviderBinary {
                 String::from_utf8_lossy(&output.stderr).trim()
             );
         }
-        serde_json::from_slice(&output.stdout).context("the provider's manifest is not JSON")
+        Manifest::from_json(&output.stdout).context("reading the output of the provider's `manifest` subcommand")
     }
 }

@@ -637,6 +637,119 @@ fn the_vault_chart_lints_and_renders_with_helm() -> Result<()> {
     check_chart("vault", "vault")
 }
 
+/// Every map in `value` with its path of keys, parents before children.
+fn map_paths(value: &Value, path: &[String], out: &mut Vec<Vec<String>>) {
+    for (key, child) in value.as_object().into_iter().flatten() {
+        if child.is_object() {
+            let mut at = path.to_vec();
+            at.push(key.clone());
+            out.push(at.clone());
+            map_paths(child, &at, out);
+        }
+    }
+}
+
+/// Whether the schema lists the keys of the value at `path`: a section of settings.
+fn is_section(schema: &Value, path: &[String]) -> bool {
+    let mut at = schema;
+    for key in path {
+        at = &at["properties"][key];
+    }
+    at.get("properties").is_some()
+}
+
+/// `{}` at `path`, wrapped in its parents.
+fn empty_at(path: &[String]) -> Value {
+    path.iter().rev().fold(json!({}), |inner, key| json!({ key: inner }))
+}
+
+/// The merge the templates see, for every map the defaults have, with nothing kept in a list
+/// here or in the chart: given as `{}` (on an empty values.yaml), a section of settings (an
+/// object whose keys the schema lists) keeps every default key, and any other map (a
+/// Kubernetes object such as a label selector or `resources`, a free-form map) replaces the
+/// default whole. So a section added to values.yaml.hbs and values.schema.json.hbs reaches
+/// the templates with its defaults, merged key by key, without being listed anywhere.
+#[test]
+fn every_value_section_merges_key_by_key_and_other_maps_replace_the_default() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let chart = dir.path().join("chart");
+    generate("fake", "fake", &chart)?;
+    std::fs::write(chart.join("values.yaml"), "{}\n")?;
+    std::fs::write(
+        chart.join("templates/values-user.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: effective-values\ndata:\n  values.json: {{ include \"eso-gen.values\" . | quote }}\n",
+    )?;
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(chart.join("values.schema.json"))?)?;
+    let defaults: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(chart.join("eso-gen/defaults.yaml"))?)?;
+    let defaults = numbers_as_floats(serde_json::to_value(defaults)?);
+    let mut paths = Vec::new();
+    map_paths(&defaults, &[], &mut paths);
+
+    let mut cases: Vec<(String, Value)> = vec![("nothing".into(), json!({}))];
+    for path in &paths {
+        cases.push((path.join("."), empty_at(path)));
+    }
+    let borrowed: Vec<(&str, Value)> = cases.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+    let results = helm(&chart, &borrowed)?;
+    let effective = |case: &Case| -> Result<Value> {
+        case.ok()?;
+        let text = case.one("ConfigMap")?["data"]["values.json"]
+            .as_str()
+            .context("values.json")?
+            .to_string();
+        Ok(numbers_as_floats(serde_json::from_str(&text)?))
+    };
+    assert_eq!(
+        effective(&results[0])?,
+        defaults,
+        "an empty values.yaml gets every default"
+    );
+
+    let mut sections = Vec::new();
+    for (path, case) in paths.iter().zip(&results[1..]) {
+        // The first value on the path that is not a section is replaced by what was given.
+        let replaced = (1..=path.len()).find(|&len| !is_section(&schema, &path[..len]));
+        let mut expected = defaults.clone();
+        match replaced {
+            None => sections.push(path.join(".")),
+            Some(len) => {
+                let pointer: String = path[..len].iter().map(|key| format!("/{key}")).collect();
+                let slot = expected.pointer_mut(&pointer).context("the path is in the defaults")?;
+                *slot = empty_at(&path[len..]);
+            }
+        }
+        assert_eq!(effective(case)?, expected, "{} given as {{}}", path.join("."));
+    }
+    // What the rule gives today, pinned: settings sections merge, Kubernetes objects do not.
+    for section in [
+        "image",
+        "networkPolicy",
+        "networkPolicy.core",
+        "networkPolicy.metrics",
+        "certManager.issuerRef",
+    ] {
+        assert!(
+            sections.iter().any(|s| s == section),
+            "{section} is a section: {sections:?}"
+        );
+    }
+    for whole in [
+        "resources",
+        "networkPolicy.core.namespaceSelector",
+        "networkPolicy.metrics.podSelector",
+        "podAnnotations",
+        "serviceAccount.annotations",
+    ] {
+        assert!(paths.iter().any(|p| p.join(".") == whole), "{whole} is in the defaults");
+        assert!(
+            !sections.iter().any(|s| s == whole),
+            "{whole} is replaced whole: {sections:?}"
+        );
+    }
+    Ok(())
+}
+
 /// Every example chart committed is what `eso-gen chart` generates now; fake, password and
 /// vault have one.
 #[test]

@@ -67,3 +67,23 @@ fn a_failing_provider_binary_is_reported() {
     assert!(!ok);
     assert!(text.contains("`manifest` subcommand failed"), "{text}");
 }
+
+/// The manifest a provider binary prints is the interface to eso-gen: it reads into the
+/// runtime's own types, which write it back byte for byte.
+#[test]
+fn the_fake_providers_manifest_round_trips_through_the_runtime_types() {
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fake/Cargo.toml");
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["run", "--quiet", "--manifest-path"])
+        .arg(&fake)
+        .args(["--", "manifest"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let manifest = eso_runtime::manifest::Manifest::from_json(printed.as_bytes()).unwrap();
+    assert_eq!(manifest.kinds[0].kind, "Fake");
+    assert!(manifest.kinds[0].crd.is_some());
+    assert_eq!(manifest.ports, eso_runtime::manifest::DEFAULT_PORTS);
+    assert_eq!(format!("{}\n", manifest.to_json().unwrap()), printed);
+}

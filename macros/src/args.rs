@@ -46,34 +46,16 @@ impl SpecArgs {
 /// The argument names, as listed in errors.
 pub const ALLOWED: &str = "kind, group, version, plural, shortname, category, root, doc";
 
-/// Whether `name` is a DNS-1035 label: lowercase letters, digits and `-`, starting
-/// with a letter, ending with a letter or digit, at most 63 characters. The API
-/// server requires it of CRD versions, plurals, short names and categories.
+/// Whether `name` is a DNS-1035 label, as the API server requires of CRD versions,
+/// plurals, short names and categories (the rule: [`eso_names::dns1035_label`]).
 pub fn is_dns_label(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0].is_ascii_lowercase()
-        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+    eso_names::dns1035_label(name).is_ok()
 }
 
-/// Whether `name` is a DNS subdomain with at least one dot, as a CRD's group must be.
+/// Whether `name` is a DNS subdomain with at least one dot, as a CRD's group must be (the
+/// rule: [`eso_names::api_group`]).
 pub fn is_group(name: &str) -> bool {
-    name.len() <= 253
-        && name.contains('.')
-        && name.split('.').all(|label| {
-            let bytes = label.as_bytes();
-            !bytes.is_empty()
-                && bytes.len() <= 63
-                && bytes[0].is_ascii_alphanumeric()
-                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        })
+    eso_names::api_group(name).is_ok()
 }
 
 /// Whether `name` is an UpperCamelCase Rust identifier (the kind names a generated

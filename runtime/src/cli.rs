@@ -82,10 +82,10 @@ pub(crate) enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// gRPC port.
-    #[arg(long, env = "GRPC_PORT", default_value_t = 8080)]
+    #[arg(long, env = "GRPC_PORT", default_value_t = crate::manifest::DEFAULT_PORTS.grpc)]
     pub grpc_port: u16,
     /// HTTP port for /metrics, /healthz and /readyz.
-    #[arg(long, env = "METRICS_PORT", default_value_t = 8081)]
+    #[arg(long, env = "METRICS_PORT", default_value_t = crate::manifest::DEFAULT_PORTS.metrics)]
     pub metrics_port: u16,
     /// Address to listen on (default 0.0.0.0; 127.0.0.1 with --dev).
     #[arg(long, env = "BIND_ADDRESS")]

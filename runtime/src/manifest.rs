@@ -1,15 +1,30 @@
 //! The provider manifest: what a provider binary serves and needs, as JSON (for
-//! `eso-gen chart`) — kinds with their CRDs, capabilities and scope, generators,
-//! the Kubernetes permissions, and the ports. And the CRDs alone, as YAML.
+//! `eso-gen chart` and `eso-gen crds`) — kinds with their CRDs, capabilities and scope,
+//! generators, the Kubernetes permissions, and the ports. And the CRDs alone, as YAML.
+//!
+//! The JSON is the interface between a provider binary (`PROVIDER manifest` prints
+//! [`Manifest::to_json`]) and eso-gen (which reads it back with [`Manifest::from_json`]),
+//! so both sides use these types; the binary and eso-gen may be built from different
+//! versions of this crate, so a field is only ever added, and only as optional.
 
 use crate::crd::{CustomResourceDefinition, check_structural};
 use crate::dispatch::Registry;
 use crate::{Error, Gvk, ProviderInfo, Result};
-use k8s_openapi::api::rbac::v1::PolicyRule;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// The type of [`Manifest::permissions`], for code that reads a manifest.
+pub use k8s_openapi::api::rbac::v1::PolicyRule;
+
+/// The ports a provider binary listens on unless told otherwise (`--grpc-port` /
+/// `GRPC_PORT`, `--metrics-port` / `METRICS_PORT`): the flags' defaults, the manifest's
+/// `ports`, and so what the generated chart's Service and NetworkPolicy expose.
+pub const DEFAULT_PORTS: Ports = Ports {
+    grpc: 8080,
+    metrics: 8081,
+};
 
 /// The gRPC and HTTP ports the binary listens on by default.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Ports {
     /// gRPC (mTLS).
     pub grpc: u16,
@@ -18,7 +33,7 @@ pub struct Ports {
 }
 
 /// One served kind.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct KindManifest {
     /// API group.
@@ -40,7 +55,7 @@ pub struct KindManifest {
 }
 
 /// Everything `eso-gen chart` needs to know about a provider binary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Manifest {
     /// The provider's crate name.
@@ -128,10 +143,7 @@ pub(crate) fn build(info: ProviderInfo, registry: &Registry) -> Result<Manifest>
         kinds,
         generators,
         permissions,
-        ports: Ports {
-            grpc: 8080,
-            metrics: 8081,
-        },
+        ports: DEFAULT_PORTS,
     })
 }
 
@@ -172,5 +184,151 @@ impl Manifest {
     pub fn to_json(&self) -> Result<String> {
         self.crds()?;
         serde_json::to_string_pretty(self).map_err(|error| Error::internal(format!("manifest to JSON: {error}")))
+    }
+
+    /// Reads a manifest back from the JSON [`Manifest::to_json`] writes; a refusal names
+    /// the field (e.g. `kinds[0].plural`) and what is wrong with it.
+    pub fn from_json(json: &[u8]) -> Result<Manifest> {
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let manifest = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let at = error.path().to_string();
+            let at = if at == "." { String::new() } else { format!(" at {at}") };
+            Error::invalid_config(format!("the provider manifest is not valid{at}: {}", error.inner()))
+        })?;
+        deserializer
+            .end()
+            .map_err(|error| Error::invalid_config(format!("the provider manifest is not valid: {error}")))?;
+        Ok(manifest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The manifest as a provider binary prints it and eso-gen reads it back: the field
+    /// names, the layout, and optional fields left out when absent (the generator has no
+    /// capabilities and no CRD). Binaries and eso-gen built from different versions of this
+    /// crate talk through it, so this text changes only by adding optional fields.
+    const JSON: &str = r#"{
+  "name": "eso-provider-acme",
+  "version": "1.2.3",
+  "kinds": [
+    {
+      "group": "provider.external-secrets.io",
+      "version": "v2alpha1",
+      "kind": "Acme",
+      "plural": "acmes",
+      "scope": "Namespaced",
+      "capabilities": "READ_WRITE",
+      "crd": {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+          "name": "acmes.provider.external-secrets.io"
+        },
+        "spec": {
+          "group": "provider.external-secrets.io",
+          "names": {
+            "kind": "Acme",
+            "plural": "acmes"
+          },
+          "scope": "Namespaced",
+          "versions": [
+            {
+              "name": "v2alpha1",
+              "schema": {
+                "openAPIV3Schema": {
+                  "type": "object"
+                }
+              },
+              "served": true,
+              "storage": true
+            }
+          ]
+        }
+      }
+    }
+  ],
+  "generators": [
+    {
+      "group": "provider.external-secrets.io",
+      "version": "v2alpha1",
+      "kind": "AcmeGenerator",
+      "plural": "acmegenerators",
+      "scope": "Namespaced"
+    }
+  ],
+  "permissions": [
+    {
+      "apiGroups": [
+        ""
+      ],
+      "resources": [
+        "secrets"
+      ],
+      "verbs": [
+        "list",
+        "watch"
+      ]
+    }
+  ],
+  "ports": {
+    "grpc": 8080,
+    "metrics": 8081
+  }
+}"#;
+
+    #[test]
+    fn the_json_reads_back_into_the_same_manifest_and_text() -> Result<()> {
+        let manifest = Manifest::from_json(JSON.as_bytes())?;
+        assert_eq!(manifest.name, "eso-provider-acme");
+        assert_eq!(manifest.ports, DEFAULT_PORTS);
+        assert_eq!(manifest.kinds[0].capabilities.as_deref(), Some("READ_WRITE"));
+        assert!(manifest.kinds[0].crd.is_some());
+        assert_eq!(manifest.generators[0].capabilities, None);
+        assert_eq!(manifest.generators[0].crd, None);
+        assert_eq!(manifest.to_json()?, JSON);
+        assert_eq!(Manifest::from_json(manifest.to_json()?.as_bytes())?, manifest);
+        Ok(())
+    }
+
+    #[test]
+    fn a_refusal_names_the_field() {
+        let missing = JSON.replacen("\"plural\": \"acmegenerators\",", "", 1);
+        let error = Manifest::from_json(missing.as_bytes())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("generators[0]") && error.contains("missing field `plural`"),
+            "{error}"
+        );
+        let wrong = JSON.replacen("\"grpc\": 8080", "\"grpc\": \"8080\"", 1);
+        let error = Manifest::from_json(wrong.as_bytes())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("ports.grpc"), "{error}");
+        let error = Manifest::from_json(b"{} trailing")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("the provider manifest is not valid"), "{error}");
+        assert!(Manifest::from_json(format!("{JSON} trailing").as_bytes()).is_err());
+    }
+
+    /// A field a newer provider binary adds is ignored, not refused.
+    #[test]
+    fn unknown_fields_are_ignored() -> Result<()> {
+        let newer = JSON.replacen(
+            "\"scope\": \"Namespaced\"\n",
+            "\"scope\": \"Namespaced\",\n      \"later\": 1\n",
+            1,
+        );
+        assert_ne!(newer, JSON);
+        let manifest = Manifest::from_json(newer.as_bytes())?;
+        assert_eq!(manifest.to_json()?, JSON);
+        Ok(())
     }
 }

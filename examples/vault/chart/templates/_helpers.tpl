@@ -12,26 +12,23 @@ two eso-gen charts used as subcharts of one parent do not see each other's data.
 
 {{/*
 The effective values, as JSON: the generated defaults (eso-gen/defaults.yaml) with the
-release's values (the chart's values.yaml, -f files, --set) on top. The sections listed in
-"eso-gen.sections" merge key by key, so a values.yaml written by an older eso-gen still gets
+release's values (the chart's values.yaml, -f files, --set) on top. The sections of settings
+(eso-gen/sections.yaml: the objects values.schema.json lists the keys of, found there by
+eso-gen chart) merge key by key, so a values.yaml written by an older eso-gen still gets
 defaults for values added later; any other value given replaces the default whole (a label
 selector or resource list is never mixed with the default one); null removes a default.
 */}}
 {{- define "eso-gen.values" -}}
 {{- $defaults := .Files.Get "eso-gen/defaults.yaml" | fromYaml -}}
-{{- include "eso-gen.merge" (list $defaults .Values "") -}}
-{{- end -}}
-
-{{/* The values that are sections of settings (objects the schema lists the keys of). */}}
-{{- define "eso-gen.sections" -}}
-image tls limits serviceAccount rbac service networkPolicy networkPolicy.core networkPolicy.metrics providerClass crds podDisruptionBudget autoscaling serviceMonitor certManager certManager.issuerRef
+{{- $sections := (.Files.Get "eso-gen/sections.yaml" | fromYaml).sections -}}
+{{- include "eso-gen.merge" (list $defaults .Values "" $sections) -}}
 {{- end -}}
 
 {{- define "eso-gen.merge" -}}
 {{- $defaults := index . 0 -}}
 {{- $given := index . 1 -}}
 {{- $path := index . 2 -}}
-{{- $sections := include "eso-gen.sections" . | splitList " " -}}
+{{- $sections := index . 3 -}}
 {{- $out := dict -}}
 {{- range $key, $default := $defaults -}}
 {{- $at := ternary $key (printf "%s.%s" $path $key) (eq $path "") -}}
@@ -40,7 +37,7 @@ image tls limits serviceAccount rbac service networkPolicy networkPolicy.core ne
 {{- else -}}
 {{- $value := index $given $key -}}
 {{- if and (kindIs "map" $value) (kindIs "map" $default) (has $at $sections) -}}
-{{- $_ := set $out $key (include "eso-gen.merge" (list $default $value $at) | fromJson) -}}
+{{- $_ := set $out $key (include "eso-gen.merge" (list $default $value $at $sections) | fromJson) -}}
 {{- else if not (kindIs "invalid" $value) -}}
 {{- $_ := set $out $key $value -}}
 {{- end -}}
