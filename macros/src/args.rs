@@ -61,9 +61,7 @@ pub fn is_group(name: &str) -> bool {
 /// Whether `name` is an UpperCamelCase Rust identifier (the kind names a generated
 /// type, and Kubernetes kinds are UpperCamelCase).
 pub fn is_type_name(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        && name.chars().all(|c| c.is_ascii_alphanumeric())
-        && name != "Self"
+    eso_names::is_upper_camel_case(name) && name != "Self"
 }
 
 /// Parses and checks the arguments; `attribute` names the macro in messages. Every

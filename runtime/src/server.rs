@@ -68,9 +68,10 @@ pub enum Transport {
 /// Everything the server needs besides the provider itself.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// gRPC listen address (port 8080 by default).
+    /// gRPC listen address (the binary's default port: [`DEFAULT_PORTS`](crate::manifest::DEFAULT_PORTS)).
     pub grpc_addr: SocketAddr,
-    /// HTTP listen address for `/metrics`, `/healthz`, `/readyz` (port 8081 by default).
+    /// HTTP listen address for `/metrics`, `/healthz`, `/readyz` (the binary's default
+    /// port: [`DEFAULT_PORTS`](crate::manifest::DEFAULT_PORTS)).
     pub http_addr: SocketAddr,
     /// TLS or plaintext.
     pub transport: Transport,
