@@ -289,7 +289,7 @@ fn check_defaults(case: &Case, manifest: &Value, name: &str) -> Result<()> {
     for (name, value) in [
         ("MAX_CONCURRENT_STREAMS", "128"),
         ("MAX_IN_FLIGHT_CALLS", "512"),
-        ("MAX_REQUEST_MEMORY", "32Mi"),
+        ("MAX_REQUEST_MEMORY", "16Mi"),
         ("REQUEST_BODY_TIMEOUT", "10s"),
         ("HTTP2_PREFACE_TIMEOUT", "10s"),
     ] {

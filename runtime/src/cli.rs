@@ -156,7 +156,7 @@ pub struct ServeArgs {
     pub max_in_flight_calls: usize,
     /// Request bytes all calls in flight may hold together, beyond the first 16 KiB of each
     /// (e.g. 32Mi, 512Ki or a number of bytes); more are answered RESOURCE_EXHAUSTED.
-    #[arg(long, env = "MAX_REQUEST_MEMORY", default_value = "32Mi", value_parser = parse_bytes)]
+    #[arg(long, env = "MAX_REQUEST_MEMORY", default_value = "16Mi", value_parser = parse_bytes)]
     pub max_request_memory: usize,
     /// How long a request's body may take to arrive; slower ones are DEADLINE_EXCEEDED.
     #[arg(long, env = "REQUEST_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]

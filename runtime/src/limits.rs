@@ -8,7 +8,7 @@
 //! | streams per connection | `max_concurrent_streams`, `--max-concurrent-streams` (128) | advertised in `SETTINGS_MAX_CONCURRENT_STREAMS`; HTTP/2 refuses more (`REFUSED_STREAM`) |
 //! | calls in flight, all connections | `max_in_flight`, `--max-in-flight-calls` (512) | answered at once with `RESOURCE_EXHAUSTED`, counted in `provider_requests_rejected_total{reason="in_flight"}` |
 //! | one request message | `max_request_bytes` (4 MiB, what ESO core's grpc-go sends at most) | `OUT_OF_RANGE` |
-//! | request bytes held, all calls | `request_memory`, `--max-request-memory` (32 MiB; the first 16 KiB of each request are not counted, so small calls always fit) | `RESOURCE_EXHAUSTED`, `reason="request_memory"` |
+//! | request bytes held, all calls | `request_memory`, `--max-request-memory` (16 MiB; the first 16 KiB of each request are not counted, so small calls always fit) | `RESOURCE_EXHAUSTED`, `reason="request_memory"` |
 //! | time for a request body to arrive | `request_body_timeout`, `--request-body-timeout` (10 s) | `DEADLINE_EXCEEDED`, `reason="request_body_timeout"` |
 //! | time from TLS to the HTTP/2 preface | `preface_timeout`, `--http2-preface-timeout` (10 s) | connection closed |
 //! | reset streams | h2's limits on pending-accept (20) and locally reset (1024) streams | `GOAWAY` |
@@ -61,7 +61,7 @@ impl Default for Limits {
             max_concurrent_streams: 128,
             max_in_flight: 512,
             max_request_bytes: MAX_REQUEST_BYTES,
-            request_memory: 32 * 1024 * 1024,
+            request_memory: 16 * 1024 * 1024,
             request_body_timeout: Duration::from_secs(10),
             preface_timeout: Duration::from_secs(10),
         }
