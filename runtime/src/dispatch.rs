@@ -306,6 +306,13 @@ impl<S: SecretStore> StoreAdapter<S> {
     /// The client for this object: cached while current, otherwise built once even
     /// when many calls arrive together.
     async fn connected(&self, call: &Resolved) -> Result<Arc<Connected<S>>> {
+        self.connected_with(call, None).await
+    }
+
+    /// [`connected`](Self::connected), given the spec when the caller has parsed it
+    /// and run `validate_spec` on it already (Validate, which reports its warnings),
+    /// so that a new client does not check it a second time.
+    async fn connected_with(&self, call: &Resolved, checked: Option<S::Spec>) -> Result<Arc<Connected<S>>> {
         // Keyed by the credentials the scope reaches too: a client connected with one
         // namespace's credentials never serves a call from another.
         let slot = self
@@ -318,10 +325,16 @@ impl<S: SecretStore> StoreAdapter<S> {
         if let Some(connected) = slot.current.load_full().filter(|c| c.is_current(call)) {
             return Ok(connected);
         }
-        let spec: S::Spec = parse_spec(&call.object)?;
-        self.store
-            .validate_spec(&spec)
-            .map_err(|e| e.context(call.object.as_ref()))?;
+        let spec = match checked {
+            Some(spec) => spec,
+            None => {
+                let spec: S::Spec = parse_spec(&call.object)?;
+                self.store
+                    .validate_spec(&spec)
+                    .map_err(|e| e.context(call.object.as_ref()))?;
+                spec
+            }
+        };
         let ctx = Ctx::new(Arc::clone(&call.object), call.scope.clone(), Arc::clone(&call.source));
         let client = self.store.connect(&ctx, &spec).await?;
         let connected = Arc::new(Connected {
@@ -362,7 +375,7 @@ impl<S: SecretStore> ErasedStore for StoreAdapter<S> {
                     .store
                     .validate_spec(&spec)
                     .map_err(|e| e.context(call.object.as_ref()))?;
-                let connected = self.connected(call).await?;
+                let connected = self.connected_with(call, Some(spec)).await?;
                 warnings.extend(self.store.validate(&connected.client).await?);
                 Ok::<_, Error>(warnings)
             }
