@@ -5,7 +5,7 @@ use crate::bounded;
 use crate::context::SecretVersions;
 use crate::error::without_quoted_values;
 use crate::kind::parse_api_version;
-use crate::scope::{AuthenticationScope, Credential, Scope};
+use crate::scope::{Credential, Scope};
 use crate::source::{ReadyState, Source, StoredObject};
 use crate::{
     Capabilities, Ctx, Error, FindQuery, Generator, Gvk, ProviderSpec, PushRemoteRef, PushRequest, RemoteRef, Result,
@@ -42,14 +42,12 @@ fn not_ready(error: &Error) -> ReadyState {
 }
 
 impl Resolved {
-    /// Records whether the provider can use the object, on the object's status.
-    /// A `ManifestNamespace` store's readiness depends on who calls (each
-    /// ExternalSecret's namespace brings its own credentials), so it is not written.
+    /// Records whether the provider can use the object, on the object's status,
+    /// where the scope allows it ([`Scope::reports_object_status`]).
     fn report(&self, state: ReadyState) {
-        if self.scope.authentication() == AuthenticationScope::ManifestNamespace {
-            return;
+        if self.scope.reports_object_status() {
+            self.source.report(&self.object, state);
         }
-        self.source.report(&self.object, state);
     }
 }
 

@@ -149,6 +149,13 @@ impl Scope {
         self.authentication
     }
 
+    /// Whether a call in this scope may record the object's readiness on its status.
+    /// Not for `ManifestNamespace`: each ExternalSecret's namespace brings its own
+    /// credentials, so whether the object works depends on who calls.
+    pub(crate) fn reports_object_status(&self) -> bool {
+        self.authentication != AuthenticationScope::ManifestNamespace
+    }
+
     /// Identifies which credentials this scope can reach, for caching: two calls
     /// with the same object and the same key may share a backend client; calls with
     /// different keys (e.g. ManifestNamespace stores called from two namespaces)
@@ -255,6 +262,7 @@ mod tests {
         let scope = Scope::from_request("SecretStore", "team-a", "team-a")?
             .with_object_annotations(&annotated("ManifestNamespace"))?;
         assert_eq!(scope.authentication(), AuthenticationScope::ProviderNamespace);
+        assert!(scope.reports_object_status());
         assert_eq!(scope.credential_namespace(None)?, "team-a");
         assert_eq!(scope.credential_namespace(Some("team-a"))?, "team-a");
         assert_eq!(
@@ -271,6 +279,7 @@ mod tests {
                 .with_object_annotations(&annotations)?;
             assert_eq!(scope.credential_namespace(None)?, "providers");
             assert_eq!(scope.credential_namespace(Some("vault-creds"))?, "vault-creds");
+            assert!(scope.reports_object_status());
         }
         // Cluster store validation: no source namespace, still fine.
         let scope = Scope::from_request("ClusterProvider", "providers", "")?;
@@ -283,6 +292,8 @@ mod tests {
         let scope = Scope::from_request("ClusterSecretStore", "providers", "team-a")?
             .with_object_annotations(&annotated("ManifestNamespace"))?;
         assert_eq!(scope.credential_namespace(None)?, "team-a");
+        // Readiness depends on the caller's namespace: not written on the object.
+        assert!(!scope.reports_object_status());
         assert_eq!(
             kind(scope.credential_namespace(Some("team-a"))),
             Some(ErrorKind::PermissionDenied)
