@@ -66,6 +66,31 @@ impl fmt::Display for Bounded<'_> {
     }
 }
 
+/// `Kind namespace/name`, each part [`bounded`]: how errors and logs name an object.
+pub(crate) fn object_name<'a>(kind: &'a str, namespace: &'a str, name: &'a str) -> ObjectName<'a> {
+    ObjectName { kind, namespace, name }
+}
+
+/// Displays `Kind namespace/name`; made by [`object_name`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectName<'a> {
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+impl fmt::Display for ObjectName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}/{}",
+            bounded(self.kind),
+            bounded(self.namespace),
+            bounded(self.name)
+        )
+    }
+}
+
 /// Whether `c` must not reach a log line or a terminal as it is: C0 and C1
 /// controls, DEL, and the Unicode format characters that reorder or hide text
 /// (bidirectional overrides, zero-width characters, line and paragraph separators).

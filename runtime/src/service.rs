@@ -3,11 +3,12 @@
 //! with a value.
 
 use crate::dispatch::{ErasedGenerator, ErasedStore, Registry, Resolved};
+use crate::display::{ObjectName, object_name};
 use crate::metrics::Metrics;
 use crate::scope::Scope;
 use crate::secret::map_into_wire;
 use crate::source::{Source, StoredObject};
-use crate::{Error, ErrorKind, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, bounded};
+use crate::{Error, ErrorKind, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result};
 use eso_proto::generator::v1 as gen_wire;
 use eso_proto::provider::v1 as wire;
 use std::future::Future;
@@ -92,10 +93,8 @@ impl Services {
         let gvk = store.gvk();
         let object = self.find_object(&gvk, &scope, &reference.name)?.ok_or_else(|| {
             Error::invalid_config(format!(
-                "{} {}/{} not found",
-                gvk.kind,
-                bounded(scope.object_namespace()),
-                bounded(&reference.name)
+                "{} not found",
+                object_name(gvk.kind, scope.object_namespace(), &reference.name)
             ))
         })?;
         let scope = scope
@@ -142,35 +141,26 @@ fn request_deadline<T>(request: &Request<T>) -> Option<std::time::Instant> {
 
 /// `Kind namespace/name` of a request's reference, formatted only when logged.
 enum Described<'a> {
-    Object {
-        kind: &'a str,
-        namespace: &'a str,
-        name: &'a str,
-    },
+    Object(ObjectName<'a>),
     Missing,
 }
 
 impl std::fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Described::Object { kind, namespace, name } => {
-                write!(f, "{} {}/{}", bounded(kind), bounded(namespace), bounded(name))
-            }
+            Described::Object(object) => object.fmt(f),
             Described::Missing => f.write_str("-"),
         }
     }
 }
 
 fn described<'a>(kind: &'a str, namespace: &'a str, name: &'a str, source_namespace: &'a str) -> Described<'a> {
-    Described::Object {
-        kind,
-        namespace: if namespace.is_empty() {
-            source_namespace
-        } else {
-            namespace
-        },
-        name,
-    }
+    let namespace = if namespace.is_empty() {
+        source_namespace
+    } else {
+        namespace
+    };
+    Described::Object(object_name(kind, namespace, name))
 }
 
 fn describe<'a>(reference: Option<&'a wire::ProviderReference>, source_namespace: &'a str) -> Described<'a> {
@@ -402,10 +392,8 @@ impl gen_wire::generator_provider_server::GeneratorProvider for GeneratorService
                 let gvk = generator.gvk();
                 let object = self.0.find_object(&gvk, &scope, &name)?.ok_or_else(|| {
                     Error::invalid_config(format!(
-                        "{} {}/{} not found",
-                        gvk.kind,
-                        bounded(scope.object_namespace()),
-                        bounded(&name)
+                        "{} not found",
+                        object_name(gvk.kind, scope.object_namespace(), &name)
                     ))
                 })?;
                 let call = Resolved {

@@ -56,14 +56,7 @@ impl StoredObject {
 
 impl fmt::Display for StoredObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::bounded;
-        write!(
-            f,
-            "{} {}/{}",
-            bounded(&self.kind),
-            bounded(&self.namespace),
-            bounded(&self.name)
-        )
+        crate::display::object_name(&self.kind, &self.namespace, &self.name).fmt(f)
     }
 }
 

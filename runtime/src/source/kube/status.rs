@@ -39,7 +39,7 @@ impl StatusUpdate {
     }
 
     fn describe(&self) -> String {
-        format!("{} {}/{}", self.resource.kind, self.namespace, self.name)
+        crate::display::object_name(&self.resource.kind, &self.namespace, &self.name).to_string()
     }
 }
 
