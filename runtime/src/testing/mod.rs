@@ -1,5 +1,9 @@
 //! An in-process harness: a provider on a loopback port with real mutual TLS and
-//! fresh certificates, objects from manifests you give, and an ESO-core-like client.
+//! fresh certificates, objects from manifests you give, and an ESO-core-like client;
+//! wire requests as ESO core sends them ([`requests`]); checks that return a
+//! [`TestResult`] instead of panicking ([`check!`], [`check_eq!`], [`expect_status`],
+//! [`ok`], [`text_map`]); and calls as values for tables of cases ([`Request`],
+//! [`call`], [`Expect`], [`run_table`], [`Rpc`]).
 //!
 //! ```no_run
 //! # async fn example(provider: eso_runtime::Provider) -> eso_runtime::Result<()> {
@@ -10,8 +14,13 @@
 //! # Ok(()) }
 //! ```
 
+mod expect;
 pub mod kube_api;
 pub mod requests;
+mod rpc;
+
+pub use expect::{TestError, TestResult, check, check_eq, expect_status, get, ok, pairs, text, text_map};
+pub use rpc::{Expect, Reply, Request, Rpc, call, call_in_band, run_table};
 
 use crate::certs::CertificateSet;
 use crate::client::{ClientTls, ProviderClient};
