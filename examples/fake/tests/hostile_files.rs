@@ -54,7 +54,8 @@ fn mkfifo(path: &Path) -> TestResult {
 }
 
 fn symlink(target: impl AsRef<Path>, link: &Path) -> TestResult {
-    std::os::unix::fs::symlink(target.as_ref(), link).map_err(|e| format!("symlink {}: {e}", link.display()))
+    std::os::unix::fs::symlink(target.as_ref(), link).map_err(|e| format!("symlink {}: {e}", link.display()))?;
+    Ok(())
 }
 
 /// Symlink loops: the folder itself, and a subfolder's parent.
@@ -114,13 +115,11 @@ impl Process {
                 return Err(format!(
                     "waiting for {what}: the provider exited with {status}; log:\n{}",
                     self.log()
-                ));
+                )
+                .into());
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "waiting for {what}: gave up after {PATIENCE:?}; log:\n{}",
-                    self.log()
-                ));
+                return Err(format!("waiting for {what}: gave up after {PATIENCE:?}; log:\n{}", self.log()).into());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -137,9 +136,10 @@ impl Process {
             })
             .await?;
         let tls = ClientTls::from_dir(self.client_dir()).map_err(|e| format!("client certificates: {e}"))?;
-        ProviderClient::connect(address.trim(), Some(&tls))
+        let client = ProviderClient::connect(address.trim(), Some(&tls))
             .await
-            .map_err(|e| format!("connecting to {address}: {e}; log:\n{}", self.log()))
+            .map_err(|e| format!("connecting to {address}: {e}; log:\n{}", self.log()))?;
+        Ok(client)
     }
 
     /// The HTTP address from the `serving` log line.
@@ -170,13 +170,10 @@ impl Process {
             match self.child.try_wait() {
                 Ok(Some(status)) => return Ok(status),
                 Ok(None) if Instant::now() > deadline => {
-                    return Err(format!(
-                        "the provider did not exit within {patience:?}; log:\n{}",
-                        self.log()
-                    ));
+                    return Err(format!("the provider did not exit within {patience:?}; log:\n{}", self.log()).into());
                 }
                 Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
-                Err(e) => return Err(format!("waiting for the provider: {e}")),
+                Err(e) => return Err(format!("waiting for the provider: {e}").into()),
             }
         }
     }
@@ -192,7 +189,7 @@ impl Process {
 
 /// One GetSecret over mTLS that must answer `world`, within `CALL_PATIENCE`.
 async fn get_world(client: &mut ProviderClient) -> TestResult {
-    let request = with_deadline(get_request("default", "fake", "hello", "", ""), CALL_PATIENCE);
+    let request = with_deadline(fake("default", "fake").get("hello", "", ""), CALL_PATIENCE);
     let call = tokio::time::timeout(CALL_PATIENCE, client.store.get_secret(request))
         .await
         .map_err(|_| format!("GetSecret did not answer within {CALL_PATIENCE:?}"))?;

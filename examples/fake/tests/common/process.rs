@@ -2,7 +2,7 @@
 //! arguments) on a fresh temporary folder, connected over mTLS, stopped by SIGTERM,
 //! killed when dropped.
 
-use super::{TestResult, fake_object};
+use super::{TestResult, check, fake_object};
 use eso_runtime::client::{ClientTls, ProviderClient};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -129,13 +129,11 @@ impl Process {
                 return Err(format!(
                     "waiting for {what}: the provider exited with {status}; log:\n{}",
                     self.log()
-                ));
+                )
+                .into());
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "waiting for {what}: gave up after {PATIENCE:?}; log:\n{}",
-                    self.log()
-                ));
+                return Err(format!("waiting for {what}: gave up after {PATIENCE:?}; log:\n{}", self.log()).into());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -156,9 +154,10 @@ impl Process {
             "dev mode listens on localhost: {address}"
         );
         let tls = ClientTls::from_dir(self.client_dir()).map_err(|e| format!("client certificates: {e}"))?;
-        ProviderClient::connect(address.trim(), Some(&tls))
+        let client = ProviderClient::connect(address.trim(), Some(&tls))
             .await
-            .map_err(|e| format!("connecting to {address}: {e}; log:\n{}", self.log()))
+            .map_err(|e| format!("connecting to {address}: {e}; log:\n{}", self.log()))?;
+        Ok(client)
     }
 
     /// Waits for the process to exit on its own.
@@ -168,13 +167,10 @@ impl Process {
             match self.child.try_wait() {
                 Ok(Some(status)) => return Ok(status),
                 Ok(None) if Instant::now() > deadline => {
-                    return Err(format!(
-                        "the provider did not exit within {PATIENCE:?}; log:\n{}",
-                        self.log()
-                    ));
+                    return Err(format!("the provider did not exit within {PATIENCE:?}; log:\n{}", self.log()).into());
                 }
                 Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
-                Err(e) => return Err(format!("waiting for the provider: {e}")),
+                Err(e) => return Err(format!("waiting for the provider: {e}").into()),
             }
         }
     }
