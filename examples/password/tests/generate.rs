@@ -36,9 +36,7 @@ spec: {length: 100000}
 ";
 
 async fn start() -> TestResult<(TestProvider, ProviderClient)> {
-    let running = TestProvider::start(eso_example_password::provider(), MANIFESTS).await?;
-    let client = running.client().await?;
-    Ok((running, client))
+    Ok(TestProvider::start_connected(eso_example_password::provider(), MANIFESTS).await?)
 }
 
 /// Requests about the Password object `default/<name>`, as ESO core sends them.

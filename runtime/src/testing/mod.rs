@@ -58,6 +58,21 @@ impl TestProvider {
         Self::start_with_grace(provider, manifests, Duration::from_secs(5)).await
     }
 
+    /// [`start`](Self::start), and a connected client: how most tests begin.
+    ///
+    /// ```no_run
+    /// # async fn example(provider: eso_runtime::Provider) -> eso_runtime::testing::TestResult {
+    /// let (running, mut client) = eso_runtime::testing::TestProvider::start_connected(provider, "").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_connected(provider: Provider, manifests: &str) -> Result<(Self, ProviderClient)> {
+        let running = Self::start(provider, manifests)
+            .await
+            .map_err(|e| e.context("starting the provider"))?;
+        let client = running.client().await.map_err(|e| e.context("connecting the client"))?;
+        Ok((running, client))
+    }
+
     /// Starts with a given shutdown grace period.
     pub async fn start_with_grace(provider: Provider, manifests: &str, shutdown_grace: Duration) -> Result<Self> {
         Self::start_files(provider, manifests, shutdown_grace, Limits::default()).await

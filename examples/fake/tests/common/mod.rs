@@ -13,20 +13,13 @@ use eso_runtime::{Gvk, ProviderSpec};
 pub const FAKE: Gvk = eso_example_fake::FakeSpec::GVK;
 pub const FAKE_GENERATOR: Gvk = eso_example_fake::FakeGeneratorSpec::GVK;
 
-/// Starts the Fake provider (both kinds) on loopback with real mTLS.
+/// Starts the provider (both kinds) on loopback with real mTLS, and a client.
 pub async fn start(manifests: &str) -> TestResult<(TestProvider, ProviderClient)> {
     let provider = eso_example_fake::provider(eso_runtime::ProviderInfo {
         name: "fake",
         version: "0",
     });
-    let running = TestProvider::start(provider, manifests)
-        .await
-        .map_err(|e| format!("starting the provider: {e}"))?;
-    let client = running
-        .client()
-        .await
-        .map_err(|e| format!("connecting the client: {e}"))?;
-    Ok((running, client))
+    Ok(TestProvider::start_connected(provider, manifests).await?)
 }
 
 /// One `Fake` object as YAML (a document, ending with `---`).

@@ -395,20 +395,13 @@ impl Bao {
     }
 }
 
-/// Starts the provider (both kinds) on loopback with real mTLS.
+/// Starts the provider (both kinds) on loopback with real mTLS, and a client.
 pub async fn start(manifests: &str) -> TestResult<(TestProvider, ProviderClient)> {
     let provider = eso_example_vault::provider(eso_runtime::ProviderInfo {
         name: "vault",
         version: "0",
     });
-    let running = TestProvider::start(provider, manifests)
-        .await
-        .map_err(|e| format!("starting the provider: {e}"))?;
-    let client = running
-        .client()
-        .await
-        .map_err(|e| format!("connecting the client: {e}"))?;
-    Ok((running, client))
+    Ok(TestProvider::start_connected(provider, manifests).await?)
 }
 
 /// A YAML string literal (JSON strings are valid YAML).
