@@ -230,3 +230,33 @@ pub async fn get(client: &mut ProviderClient, request: wire::GetSecretRequest) -
     let response = client.store.get_secret(request).await?;
     String::from_utf8(response.into_inner().value).map_err(|_| tonic::Status::internal("test: value is not UTF-8"))
 }
+
+/// The names of the CRDs in `yaml` (several documents, as
+/// [`Manifest::crds_yaml`](crate::manifest::Manifest::crds_yaml) writes them), each
+/// parsed back as `apiextensions.k8s.io/v1` and checked structural; or a failure
+/// naming the document that does not parse, or the CRD and every rule it breaks.
+///
+/// ```
+/// use eso_runtime::testing::{TestResult, check_eq, structural_crds};
+///
+/// fn crds_are_structural(provider: eso_runtime::Provider) -> TestResult {
+///     let names = structural_crds(&provider.manifest()?.crds_yaml()?)?;
+///     check_eq!(names, ["fakes.provider.external-secrets.io"], "the CRDs");
+///     Ok(())
+/// }
+/// assert!(structural_crds("apiVersion: v1\nkind: ConfigMap\n").is_err());
+/// ```
+pub fn structural_crds(yaml: &str) -> TestResult<Vec<String>> {
+    let mut names = Vec::new();
+    for (index, document) in serde_yaml::Deserializer::from_str(yaml).enumerate() {
+        let crd: crate::crd::CustomResourceDefinition = serde::Deserialize::deserialize(document)
+            .map_err(|e| format!("document {} is not a CustomResourceDefinition: {e}", index + 1))?;
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        if let Err(violations) = crate::crd::check_structural(&crd) {
+            let lines: Vec<String> = violations.iter().map(|v| format!("  {v}")).collect();
+            return Err(format!("the CRD {name} is not structural:\n{}", lines.join("\n")).into());
+        }
+        names.push(name);
+    }
+    Ok(names)
+}

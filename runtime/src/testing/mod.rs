@@ -19,7 +19,9 @@ pub mod kube_api;
 pub mod requests;
 mod rpc;
 
-pub use expect::{TestError, TestResult, check, check_eq, expect_status, get, ok, pairs, text, text_map};
+pub use expect::{
+    TestError, TestResult, check, check_eq, expect_status, get, ok, pairs, structural_crds, text, text_map,
+};
 pub use rpc::{Expect, Reply, Request, Rpc, call, call_in_band, run_table};
 
 use crate::certs::CertificateSet;
