@@ -143,41 +143,27 @@ impl Rpc {
     }
 }
 
-/// A request of either service, by value. Every wire request converts into one
-/// (`.into()`), so a table can hold requests of different RPCs.
-#[derive(Debug, Clone)]
-#[allow(missing_docs)] // The variants are the RPCs, named as in the services.
-pub enum Request {
-    GetSecret(wire::GetSecretRequest),
-    GetSecretMap(wire::GetSecretMapRequest),
-    GetAllSecrets(wire::GetAllSecretsRequest),
-    PushSecret(wire::PushSecretRequest),
-    DeleteSecret(wire::DeleteSecretRequest),
-    SecretExists(wire::SecretExistsRequest),
-    Validate(wire::ValidateRequest),
-    Capabilities(wire::CapabilitiesRequest),
-    Generate(gen_wire::GenerateRequest),
-    Cleanup(gen_wire::CleanupRequest),
-}
+macro_rules! rpcs {
+    ($($rpc:ident($request:ty => $reply:ty)),+ $(,)?) => {
+        /// A request of either service, by value. Every wire request converts into one
+        /// (`.into()`), so a table can hold requests of different RPCs.
+        #[derive(Debug, Clone)]
+        pub enum Request {
+            $(
+                #[doc = concat!("`", stringify!($rpc), "`.")]
+                $rpc($request),
+            )+
+        }
 
-/// What a [`Request`] was answered, by value.
-#[derive(Debug, Clone)]
-#[allow(missing_docs)] // The variants are the RPCs, named as in the services.
-pub enum Reply {
-    GetSecret(wire::GetSecretResponse),
-    GetSecretMap(wire::GetSecretMapResponse),
-    GetAllSecrets(wire::GetAllSecretsResponse),
-    PushSecret(wire::PushSecretResponse),
-    DeleteSecret(wire::DeleteSecretResponse),
-    SecretExists(wire::SecretExistsResponse),
-    Validate(wire::ValidateResponse),
-    Capabilities(wire::CapabilitiesResponse),
-    Generate(gen_wire::GenerateResponse),
-    Cleanup(gen_wire::CleanupResponse),
-}
+        /// What a [`Request`] was answered, by value.
+        #[derive(Debug, Clone)]
+        pub enum Reply {
+            $(
+                #[doc = concat!("`", stringify!($rpc), "`.")]
+                $rpc($reply),
+            )+
+        }
 
-macro_rules! requests {
-    ($($rpc:ident($request:ty)),+ $(,)?) => {
         $(
             impl From<$request> for Request {
                 fn from(request: $request) -> Self {
@@ -197,17 +183,17 @@ macro_rules! requests {
     };
 }
 
-requests!(
-    GetSecret(wire::GetSecretRequest),
-    GetSecretMap(wire::GetSecretMapRequest),
-    GetAllSecrets(wire::GetAllSecretsRequest),
-    PushSecret(wire::PushSecretRequest),
-    DeleteSecret(wire::DeleteSecretRequest),
-    SecretExists(wire::SecretExistsRequest),
-    Validate(wire::ValidateRequest),
-    Capabilities(wire::CapabilitiesRequest),
-    Generate(gen_wire::GenerateRequest),
-    Cleanup(gen_wire::CleanupRequest),
+rpcs!(
+    GetSecret(wire::GetSecretRequest => wire::GetSecretResponse),
+    GetSecretMap(wire::GetSecretMapRequest => wire::GetSecretMapResponse),
+    GetAllSecrets(wire::GetAllSecretsRequest => wire::GetAllSecretsResponse),
+    PushSecret(wire::PushSecretRequest => wire::PushSecretResponse),
+    DeleteSecret(wire::DeleteSecretRequest => wire::DeleteSecretResponse),
+    SecretExists(wire::SecretExistsRequest => wire::SecretExistsResponse),
+    Validate(wire::ValidateRequest => wire::ValidateResponse),
+    Capabilities(wire::CapabilitiesRequest => wire::CapabilitiesResponse),
+    Generate(gen_wire::GenerateRequest => gen_wire::GenerateResponse),
+    Cleanup(gen_wire::CleanupRequest => gen_wire::CleanupResponse),
 );
 
 /// Makes `request` with `client`: its reply, or the status it was refused with.
