@@ -115,21 +115,21 @@ fn request(
     request
 }
 
-/// A refused call: its code and message.
+/// A refused call: its code and message (a `tonic::Status` does not compare).
 #[derive(Debug, PartialEq)]
 struct Failure {
     code: tonic::Code,
     message: String,
 }
 
+/// [`eso_runtime::testing::get`], refusals as a [`Failure`] so whole answers compare.
 async fn get(client: &mut ProviderClient, request: wire::GetSecretRequest) -> Result<String, Failure> {
-    match client.store.get_secret(request).await {
-        Ok(response) => Ok(String::from_utf8_lossy(&response.into_inner().value).into_owned()),
-        Err(status) => Err(Failure {
+    eso_runtime::testing::get(client, request)
+        .await
+        .map_err(|status| Failure {
             code: status.code(),
             message: status.message().to_string(),
-        }),
-    }
+        })
 }
 
 async fn validate(client: &mut ProviderClient, namespace: &str, name: &str) -> wire::ValidateResponse {

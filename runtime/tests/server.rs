@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use eso_runtime::client::{ProviderClient, with_deadline};
 use eso_runtime::proto::provider::v1 as wire;
-use eso_runtime::testing::TestProvider;
+use eso_runtime::testing::{TestProvider, get};
 use std::time::Duration;
 use tonic::Code;
 
@@ -18,14 +18,6 @@ async fn start(echo: Echo, manifests: &str) -> TestProvider {
     TestProvider::start(provider(echo), manifests)
         .await
         .expect("provider starts")
-}
-
-async fn get(client: &mut ProviderClient, request: wire::GetSecretRequest) -> Result<String, tonic::Status> {
-    client
-        .store
-        .get_secret(request)
-        .await
-        .map(|r| String::from_utf8_lossy(&r.into_inner().value).to_string())
 }
 
 #[tokio::test]

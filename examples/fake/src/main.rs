@@ -1,10 +1,10 @@
-//! The Fake provider binary.
+//! The Fake provider binary: [`eso_example_fake::provider`], named after this crate.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    eso_runtime::serve!()
-        .secret_store(eso_example_fake::FakeStore::default())
-        .generator(eso_example_fake::FakeGenerator::default())
-        .run()
-        .await
+    let info = eso_runtime::ProviderInfo {
+        name: env!("CARGO_PKG_NAME"),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    eso_example_fake::provider(info).run().await
 }

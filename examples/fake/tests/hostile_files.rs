@@ -7,17 +7,13 @@
 
 mod common;
 
+use common::process::Process;
 use common::*;
-use eso_runtime::client::{ClientTls, ProviderClient, with_deadline};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use eso_runtime::client::{ProviderClient, with_deadline};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_fake-provider");
-
-/// How long the process may take to start; generous for a loaded CI box.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// How long the process may take to exit after SIGTERM (nothing is in flight).
 const EXIT_PATIENCE: Duration = Duration::from_secs(10);
@@ -27,21 +23,6 @@ const CALL_PATIENCE: Duration = Duration::from_secs(5);
 
 fn manifests() -> String {
     fake_object("default", "fake", "  data:\n    - key: hello\n      value: world")
-}
-
-/// A running `fake-provider`; killed when dropped, whatever the test did.
-struct Process {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 fn mkfifo(path: &Path) -> TestResult {
@@ -54,7 +35,8 @@ fn mkfifo(path: &Path) -> TestResult {
 }
 
 fn symlink(target: impl AsRef<Path>, link: &Path) -> TestResult {
-    std::os::unix::fs::symlink(target.as_ref(), link).map_err(|e| format!("symlink {}: {e}", link.display()))
+    std::os::unix::fs::symlink(target.as_ref(), link).map_err(|e| format!("symlink {}: {e}", link.display()))?;
+    Ok(())
 }
 
 /// Symlink loops: the folder itself, and a subfolder's parent.
@@ -65,134 +47,45 @@ fn add_loops(manifests: &Path) -> TestResult {
     symlink("../sub", &manifests.join("sub/again"))
 }
 
-impl Process {
-    /// Starts `fake-provider --dev` on a manifests folder holding `fake.yaml`, after
-    /// `prepare` has added what it wants to that folder.
-    fn start(prepare: impl FnOnce(&Path) -> TestResult) -> TestResult<Self> {
-        let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
-        let manifests_dir = dir.path().join("manifests");
-        std::fs::create_dir_all(&manifests_dir).map_err(|e| format!("manifests dir: {e}"))?;
-        std::fs::write(manifests_dir.join("fake.yaml"), manifests()).map_err(|e| format!("manifests: {e}"))?;
-        prepare(&manifests_dir)?;
-        let log = std::fs::File::create(dir.path().join("stderr.log")).map_err(|e| format!("log file: {e}"))?;
-        let child = Command::new(BINARY)
-            .arg("--dev")
-            .arg("--dev-dir")
-            .arg(dir.path().join("dev"))
-            .args(["--grpc-port", "0", "--metrics-port", "0", "--reload-interval", "100ms"])
-            .arg("--manifests")
-            .arg(&manifests_dir)
-            .env("RUST_LOG", "info,eso_runtime=debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|e| format!("spawning {BINARY}: {e}"))?;
-        Ok(Process { child, dir })
-    }
+/// Starts `fake-provider --dev` on a manifests folder holding `fake.yaml`, after
+/// `prepare` has added what it wants to that folder.
+fn start(prepare: impl FnOnce(&Path) -> TestResult) -> TestResult<Process> {
+    Process::spawn_prepared(
+        &[
+            "--dev",
+            "--dev-dir",
+            "{dev}",
+            "--grpc-port",
+            "0",
+            "--metrics-port",
+            "0",
+            "--reload-interval",
+            "100ms",
+            "--manifests",
+            "{manifests}",
+        ],
+        &manifests(),
+        "info,eso_runtime=debug",
+        prepare,
+    )
+}
 
-    fn manifests_dir(&self) -> PathBuf {
-        self.dir.path().join("manifests")
-    }
-
-    fn client_dir(&self) -> PathBuf {
-        self.dir.path().join("dev").join("client")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
-    }
-
-    /// Waits until `ready` returns something, the process exits, or `PATIENCE` passes.
-    async fn wait_for<T>(&mut self, what: &str, mut ready: impl FnMut(&Self) -> Option<T>) -> TestResult<T> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(value) = ready(self) {
-                return Ok(value);
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "waiting for {what}: the provider exited with {status}; log:\n{}",
-                    self.log()
-                ));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "waiting for {what}: gave up after {PATIENCE:?}; log:\n{}",
-                    self.log()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Waits for `<dev>/client/address` (written once the server listens) and connects.
-    async fn connect(&mut self) -> TestResult<ProviderClient> {
-        let address_file = self.client_dir().join("address");
-        let address = self
-            .wait_for("the address file (the provider listening)", |_| {
-                std::fs::read_to_string(&address_file)
-                    .ok()
-                    .filter(|a| !a.trim().is_empty())
-            })
-            .await?;
-        let tls = ClientTls::from_dir(self.client_dir()).map_err(|e| format!("client certificates: {e}"))?;
-        ProviderClient::connect(address.trim(), Some(&tls))
-            .await
-            .map_err(|e| format!("connecting to {address}: {e}; log:\n{}", self.log()))
-    }
-
-    /// The HTTP address from the `serving` log line.
-    async fn http_addr(&mut self) -> TestResult<String> {
-        self.wait_for("the serving log line", |p| {
-            p.log().lines().find(|l| l.contains("serving")).and_then(|line| {
-                let start = line.find("http=")? + "http=".len();
-                line[start..].split_whitespace().next().map(str::to_string)
-            })
-        })
-        .await
-    }
-
-    fn sigterm(&self) -> TestResult {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .map_err(|e| format!("running kill: {e}"))?;
-        check!(status.success(), "kill -TERM {pid} failed: {status}");
-        Ok(())
-    }
-
-    /// Waits at most `patience` for the process to exit on its own.
-    async fn exit_status(&mut self, patience: Duration) -> TestResult<ExitStatus> {
-        let deadline = Instant::now() + patience;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Ok(status),
-                Ok(None) if Instant::now() > deadline => {
-                    return Err(format!(
-                        "the provider did not exit within {patience:?}; log:\n{}",
-                        self.log()
-                    ));
-                }
-                Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
-                Err(e) => return Err(format!("waiting for the provider: {e}")),
-            }
-        }
-    }
-
-    /// SIGTERM, then exit status 0 within `EXIT_PATIENCE`.
-    async fn stops_on_sigterm(&mut self) -> TestResult {
-        self.sigterm()?;
-        let status = self.exit_status(EXIT_PATIENCE).await?;
-        check_eq!(status.code(), Some(0), "exit code after SIGTERM; log:\n{}", self.log());
-        Ok(())
-    }
+/// SIGTERM, then exit status 0 within `EXIT_PATIENCE`.
+async fn stops_on_sigterm(process: &mut Process) -> TestResult {
+    process.sigterm()?;
+    let status = process.exit_status_within(EXIT_PATIENCE).await?;
+    check_eq!(
+        status.code(),
+        Some(0),
+        "exit code after SIGTERM; log:\n{}",
+        process.log()
+    );
+    Ok(())
 }
 
 /// One GetSecret over mTLS that must answer `world`, within `CALL_PATIENCE`.
 async fn get_world(client: &mut ProviderClient) -> TestResult {
-    let request = with_deadline(get_request("default", "fake", "hello", "", ""), CALL_PATIENCE);
+    let request = with_deadline(fake("default", "fake").get("hello", "", ""), CALL_PATIENCE);
     let call = tokio::time::timeout(CALL_PATIENCE, client.store.get_secret(request))
         .await
         .map_err(|_| format!("GetSecret did not answer within {CALL_PATIENCE:?}"))?;
@@ -238,7 +131,7 @@ async fn keeps_serving(client: &mut ProviderClient, http: &str, duration: Durati
 
 #[tokio::test]
 async fn hostile_files_added_while_running_do_not_stop_calls_health_or_sigterm() -> TestResult {
-    let mut process = Process::start(|_| Ok(()))?;
+    let mut process = start(|_| Ok(()))?;
     let mut client = process.connect().await?;
     let http = process.http_addr().await?;
     get_world(&mut client).await?;
@@ -279,22 +172,22 @@ async fn hostile_files_added_while_running_do_not_stop_calls_health_or_sigterm()
         .await?;
     keeps_serving(&mut client, &http, Duration::from_millis(300)).await?;
 
-    process.stops_on_sigterm().await
+    stops_on_sigterm(&mut process).await
 }
 
 #[tokio::test]
 async fn started_on_a_folder_with_symlink_loops_it_listens_and_serves() -> TestResult {
-    let mut process = Process::start(add_loops)?;
+    let mut process = start(add_loops)?;
     let mut client = process.connect().await?;
     let http = process.http_addr().await?;
     keeps_serving(&mut client, &http, Duration::from_millis(500)).await?;
-    process.stops_on_sigterm().await
+    stops_on_sigterm(&mut process).await
 }
 
 #[tokio::test]
 async fn started_on_a_folder_with_a_fifo_it_refuses_to_start_naming_it() -> TestResult {
-    let mut process = Process::start(|manifests| mkfifo(&manifests.join("x.yaml")))?;
-    let status = process.exit_status(PATIENCE).await?;
+    let mut process = start(|manifests| mkfifo(&manifests.join("x.yaml")))?;
+    let status = process.exit_status().await?;
     check!(!status.success(), "must not start with a FIFO in the folder: {status}");
     let log = process.log();
     check!(

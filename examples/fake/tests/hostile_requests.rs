@@ -34,7 +34,7 @@ async fn a_slow_find_regexp_does_not_stall_other_callers_and_stops_at_its_deadli
         .map(|_| {
             let mut client = client.clone();
             tokio::spawn(async move {
-                let request = find_request("default", "long", "", "(?:a{1,40}){1,40}#", &[]);
+                let request = fake("default", "long").find("", "(?:a{1,40}){1,40}#", &[]);
                 client
                     .store
                     .get_all_secrets(with_deadline(request, Duration::from_secs(2)))
@@ -51,7 +51,7 @@ async fn a_slow_find_regexp_does_not_stall_other_callers_and_stops_at_its_deadli
         let value = other
             .store
             .get_secret(with_deadline(
-                get_request("default", "long", "hello", "", ""),
+                fake("default", "long").get("hello", "", ""),
                 Duration::from_secs(2),
             ))
             .await
@@ -76,7 +76,7 @@ async fn a_slow_find_regexp_does_not_stall_other_callers_and_stops_at_its_deadli
     let found = again
         .store
         .get_all_secrets(with_deadline(
-            find_request("default", "long", "", "^hel+o$", &[]),
+            fake("default", "long").find("", "^hel+o$", &[]),
             Duration::from_secs(5),
         ))
         .await
@@ -86,7 +86,7 @@ async fn a_slow_find_regexp_does_not_stall_other_callers_and_stops_at_its_deadli
         Ok(Ok(pairs(&[("hello", "world")]))),
         "an ordinary find after the slow ones"
     );
-    provider.stop().await.map_err(|e| e.to_string())
+    Ok(provider.stop().await?)
 }
 
 #[tokio::test]
@@ -94,7 +94,7 @@ async fn a_regexp_that_compiles_too_big_is_invalid_argument_naming_the_limit() -
     let (provider, mut client) = start(&long_keys_object()).await?;
     let status = client
         .store
-        .get_all_secrets(find_request("default", "long", "", r"(?:[\w\W]{1,200}){1,50}#", &[]))
+        .get_all_secrets(fake("default", "long").find("", r"(?:[\w\W]{1,200}){1,50}#", &[]))
         .await
         .err()
         .ok_or("accepted")?;
@@ -106,7 +106,7 @@ async fn a_regexp_that_compiles_too_big_is_invalid_argument_naming_the_limit() -
         "names the limit: {}",
         status.message()
     );
-    provider.stop().await.map_err(|e| e.to_string())
+    Ok(provider.stop().await?)
 }
 
 #[tokio::test]
@@ -114,11 +114,11 @@ async fn text_logs_cannot_be_forged_and_do_not_grow_with_request_fields() -> Tes
     let mut process = Process::dev(&common::process::manifests())?;
     let mut client = process.connect().await?;
     let forged = "nope\n2026-12-01T00:00:00.000000Z  INFO eso_runtime: forged line\u{1b}[2J";
-    let status = get(&mut client, get_request("default", "fake", forged, "", "")).await;
+    let status = get(&mut client, fake("default", "fake").get(forged, "", "")).await;
     check_eq!(status.map_err(|s| s.code()), Err(Code::NotFound), "forged key");
     let huge = "k".repeat(1024 * 1024);
     for _ in 0..7 {
-        let status = get(&mut client, get_request("default", &huge, &huge, "", "")).await;
+        let status = get(&mut client, fake("default", &huge).get(&huge, "", "")).await;
         check_eq!(
             status.map_err(|s| s.code()),
             Err(Code::FailedPrecondition),
@@ -212,7 +212,7 @@ async fn with_trace_logging_no_secret_value_reaches_a_log_line_or_an_error() -> 
     note(c.capabilities(store.capabilities()).await.map(|_| ()));
     let generated = client
         .generator
-        .generate(generate_request("default", "gen"))
+        .generate(fake_generator("default", "gen").generate())
         .await
         .map(|r| r.into_inner());
     let state = match generated {
@@ -224,12 +224,16 @@ async fn with_trace_logging_no_secret_value_reaches_a_log_line_or_an_error() -> 
             );
             response.state
         }
-        Err(status) => return Err(format!("Generate: {status}")),
+        Err(status) => return Err(format!("Generate: {status}").into()),
     };
     let g = &mut client.generator;
-    note(g.cleanup(cleanup_request("default", "gen", state)).await.map(|_| ()));
     note(
-        g.cleanup(cleanup_request("default", "gen", b"{broken".to_vec()))
+        g.cleanup(fake_generator("default", "gen").cleanup(state))
+            .await
+            .map(|_| ()),
+    );
+    note(
+        g.cleanup(fake_generator("default", "gen").cleanup(b"{broken".to_vec()))
             .await
             .map(|_| ()),
     );

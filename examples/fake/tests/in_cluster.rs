@@ -10,7 +10,6 @@ mod common;
 use common::TestResult;
 use eso_runtime::certs::CertificateSet;
 use eso_runtime::client::{ClientTls, ProviderClient};
-use eso_runtime::proto::provider::v1 as wire;
 use eso_runtime::testing::kube_api::FakeApiServer;
 use serde_json::json;
 use std::process::{Command, Stdio};
@@ -91,10 +90,10 @@ async fn serves_objects_from_the_kubernetes_api_and_writes_their_status() -> Tes
             break address;
         }
         if let Ok(Some(status)) = child.0.try_wait() {
-            return Err(format!("the provider exited with {status}:\n{}", log()));
+            return Err(format!("the provider exited with {status}:\n{}", log()).into());
         }
         if Instant::now() > deadline {
-            return Err(format!("the provider did not start:\n{}", log()));
+            return Err(format!("the provider did not start:\n{}", log()).into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
@@ -102,22 +101,12 @@ async fn serves_objects_from_the_kubernetes_api_and_writes_their_status() -> Tes
     let mut client = ProviderClient::connect(&address, Some(&tls))
         .await
         .map_err(|e| e.to_string())?;
-    let provider_ref = eso_runtime::testing::provider_ref(&common::FAKE, "team-a", "fake");
+    let team_a = common::fake("team-a", "fake");
 
     // Served from the watch cache once it has synced.
     let mut value = None;
     while Instant::now() < deadline {
-        let response = client
-            .store
-            .get_secret(wire::GetSecretRequest {
-                remote_ref: Some(wire::ExternalSecretDataRemoteRef {
-                    key: "hello".into(),
-                    ..Default::default()
-                }),
-                provider_ref: Some(provider_ref.clone()),
-                source_namespace: "team-a".into(),
-            })
-            .await;
+        let response = client.store.get_secret(team_a.get("hello", "", "")).await;
         if let Ok(response) = response {
             value = Some(response.into_inner().value);
             break;
@@ -129,10 +118,7 @@ async fn serves_objects_from_the_kubernetes_api_and_writes_their_status() -> Tes
     // Validate writes Ready=True on the object's status.
     let validation = client
         .store
-        .validate(wire::ValidateRequest {
-            provider_ref: Some(provider_ref.clone()),
-            source_namespace: "team-a".into(),
-        })
+        .validate(team_a.validate())
         .await
         .map_err(|e| e.to_string())?
         .into_inner();
@@ -168,7 +154,7 @@ async fn serves_objects_from_the_kubernetes_api_and_writes_their_status() -> Tes
             break exit;
         }
         if Instant::now() > deadline + PATIENCE {
-            return Err(format!("the provider did not stop:\n{}", log()));
+            return Err(format!("the provider did not stop:\n{}", log()).into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };

@@ -22,7 +22,7 @@ async fn serves_get_secret_over_mtls_in_dev_mode() -> TestResult {
     let mut client = process.connect().await?;
     check!(dev_files_exist(&process.client_dir()), "client certificates written");
     check_eq!(
-        get(&mut client, get_request("default", "fake", "hello", "", ""))
+        get(&mut client, fake("default", "fake").get("hello", "", ""))
             .await
             .map_err(|s| s.to_string())?,
         "world",
@@ -30,7 +30,7 @@ async fn serves_get_secret_over_mtls_in_dev_mode() -> TestResult {
     );
     expect_status(
         "missing key",
-        get(&mut client, get_request("default", "fake", "nope", "", "")).await,
+        get(&mut client, fake("default", "fake").get("nope", "", "")).await,
         Code::NotFound,
         &["secret nope not found"],
     )?;
@@ -43,7 +43,7 @@ async fn serves_get_secret_over_mtls_in_dev_mode() -> TestResult {
     .map_err(|e| format!("rewriting manifests: {e}"))?;
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let value = get(&mut client, get_request("default", "fake", "hello", "", "")).await;
+        let value = get(&mut client, fake("default", "fake").get("hello", "", "")).await;
         if matches!(value.as_deref(), Ok("reloaded")) {
             break;
         }
@@ -68,7 +68,7 @@ async fn sigterm_drains_in_flight_calls_and_exits_zero() -> TestResult {
     let calls: Vec<_> = (0..5)
         .map(|_| {
             let mut client = client.clone();
-            tokio::spawn(async move { get(&mut client, get_request("default", "slow", "hello", "", "")).await })
+            tokio::spawn(async move { get(&mut client, fake("default", "slow").get("hello", "", "")).await })
         })
         .collect();
     // In flight: the server has reached the backend (it connects the `slow` client
@@ -137,13 +137,13 @@ async fn a_deadline_shorter_than_the_backend_cuts_the_call_short() -> TestResult
     let result = client
         .store
         .get_secret(with_deadline(
-            get_request("default", "slower", "hello", "", ""),
+            fake("default", "slower").get("hello", "", ""),
             Duration::from_millis(200),
         ))
         .await;
     let elapsed = started.elapsed();
     match result {
-        Ok(value) => return Err(format!("expected a deadline error, got {:?}", value.into_inner())),
+        Ok(value) => return Err(format!("expected a deadline error, got {:?}", value.into_inner()).into()),
         Err(status) => check!(
             matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
             "expected DEADLINE_EXCEEDED or CANCELLED, got {:?}: {}",
@@ -157,7 +157,7 @@ async fn a_deadline_shorter_than_the_backend_cuts_the_call_short() -> TestResult
     );
     // The server is still fine afterwards.
     check_eq!(
-        get(&mut client, get_request("default", "fake", "hello", "", ""))
+        get(&mut client, fake("default", "fake").get("hello", "", ""))
             .await
             .map_err(|s| s.to_string())?,
         "world",

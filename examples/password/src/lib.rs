@@ -11,6 +11,13 @@ pub use spec::{DEFAULT_SYMBOLS, MAX_LENGTH, PasswordResource, PasswordSpec};
 
 use eso_runtime::{Ctx, Generated, Generator, Result, SecretMap};
 
+/// The kind this binary serves, named after this crate: `main` runs it, the tests
+/// start it in process.
+#[must_use]
+pub fn provider() -> eso_runtime::Provider {
+    eso_runtime::serve!().generator(PasswordGenerator)
+}
+
 /// The key the password is returned under.
 pub const PASSWORD_KEY: &str = "password";
 

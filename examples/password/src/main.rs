@@ -1,9 +1,6 @@
-//! The Password generator binary.
+//! The Password generator binary: [`eso_example_password::provider`].
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    eso_runtime::serve!()
-        .generator(eso_example_password::PasswordGenerator)
-        .run()
-        .await
+    eso_example_password::provider().run().await
 }

@@ -1,10 +1,11 @@
 //! The Password generator through the runtime, over real loopback mTLS.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use eso_example_password::{DEFAULT_SYMBOLS, PasswordGenerator, PasswordSpec};
+use eso_example_password::{DEFAULT_SYMBOLS, PasswordSpec};
 use eso_runtime::ProviderSpec;
+use eso_runtime::client::ProviderClient;
 use eso_runtime::proto::generator::v1 as wire;
-use eso_runtime::testing::{TestProvider, generator_ref};
+use eso_runtime::testing::requests::GeneratorCall;
+use eso_runtime::testing::{TestProvider, TestResult, check, check_eq, expect_status, ok, text};
 use tonic::Code;
 
 const MANIFESTS: &str = "\
@@ -34,71 +35,74 @@ metadata: {name: huge, namespace: default}
 spec: {length: 100000}
 ";
 
-async fn start() -> TestProvider {
-    let provider = eso_runtime::serve!().generator(PasswordGenerator);
-    TestProvider::start(provider, MANIFESTS).await.unwrap()
+async fn start() -> TestResult<(TestProvider, ProviderClient)> {
+    Ok(TestProvider::start_connected(eso_example_password::provider(), MANIFESTS).await?)
 }
 
-async fn generate(running: &TestProvider, name: &str) -> Result<wire::GenerateResponse, tonic::Status> {
-    let mut client = running.client().await.unwrap();
+/// Requests about the Password object `default/<name>`, as ESO core sends them.
+fn password_object(name: &str) -> GeneratorCall {
+    GeneratorCall::new(&PasswordSpec::GVK, "default", name)
+}
+
+async fn generate(client: &mut ProviderClient, name: &str) -> Result<wire::GenerateResponse, tonic::Status> {
     client
         .generator
-        .generate(wire::GenerateRequest {
-            generator_ref: Some(generator_ref(&PasswordSpec::GVK, "default", name)),
-            source_namespace: "default".into(),
-        })
+        .generate(password_object(name).generate())
         .await
-        .map(|r| r.into_inner())
+        .map(tonic::Response::into_inner)
 }
 
-fn password(response: &wire::GenerateResponse) -> String {
-    String::from_utf8(response.secrets["password"].clone()).unwrap()
+fn password(response: &wire::GenerateResponse) -> TestResult<String> {
+    text(response.secrets.get("password").ok_or("no key password")?)
 }
 
 #[tokio::test]
-async fn defaults_follow_esos_password_generator() {
-    let running = start().await;
-    let response = generate(&running, "defaults").await.unwrap();
-    let text = password(&response);
-    assert_eq!(text.chars().count(), 24);
-    assert_eq!(text.chars().filter(|c| c.is_ascii_digit()).count(), 6);
-    assert_eq!(text.chars().filter(|c| DEFAULT_SYMBOLS.contains(*c)).count(), 6);
-    assert!(response.state.is_empty(), "nothing to clean up");
-    let again = password(&generate(&running, "defaults").await.unwrap());
-    assert_ne!(text, again);
+async fn defaults_follow_esos_password_generator() -> TestResult {
+    let (running, mut client) = start().await?;
+    let response = generate(&mut client, "defaults").await?;
+    let text = password(&response)?;
+    check_eq!(text.chars().count(), 24, "length");
+    check_eq!(text.chars().filter(|c| c.is_ascii_digit()).count(), 6, "digits");
+    check_eq!(
+        text.chars().filter(|c| DEFAULT_SYMBOLS.contains(*c)).count(),
+        6,
+        "symbols"
+    );
+    check!(response.state.is_empty(), "nothing to clean up");
+    let again = password(&generate(&mut client, "defaults").await?)?;
+    check!(text != again, "two passwords differ: {text}");
 
     // Cleanup of a stateless generation succeeds.
-    let mut client = running.client().await.unwrap();
-    client
-        .generator
-        .cleanup(wire::CleanupRequest {
-            generator_ref: Some(generator_ref(&PasswordSpec::GVK, "default", "defaults")),
-            state: Vec::new(),
-            source_namespace: "default".into(),
-        })
-        .await
-        .unwrap();
-    running.stop().await.unwrap();
+    ok(
+        "Cleanup",
+        client
+            .generator
+            .cleanup(password_object("defaults").cleanup(Vec::new()))
+            .await,
+    )?;
+    running.stop().await?;
+    Ok(())
 }
 
 #[tokio::test]
-async fn every_field_is_honoured() {
-    let running = start().await;
-    let text = password(&generate(&running, "custom").await.unwrap());
-    assert_eq!(text.len(), 40);
-    assert_eq!(text.chars().filter(|c| c.is_ascii_digit()).count(), 5);
-    assert_eq!(text.chars().filter(|c| *c == '-' || *c == '_').count(), 5);
-    assert!(
+async fn every_field_is_honoured() -> TestResult {
+    let (running, mut client) = start().await?;
+    let text = password(&generate(&mut client, "custom").await?)?;
+    check_eq!(text.len(), 40, "length");
+    check_eq!(text.chars().filter(|c| c.is_ascii_digit()).count(), 5, "digits");
+    check_eq!(text.chars().filter(|c| *c == '-' || *c == '_').count(), 5, "symbols");
+    check!(
         text.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'),
         "{text}"
     );
-    running.stop().await.unwrap();
+    running.stop().await?;
+    Ok(())
 }
 
 #[tokio::test]
-async fn impossible_combinations_are_clear_errors() {
-    let running = start().await;
+async fn impossible_combinations_are_clear_errors() -> TestResult {
+    let (running, mut client) = start().await?;
     for (name, expected) in [
         ("too-many", "spec.digits (5) + spec.symbols (5) exceed spec.length (8)"),
         (
@@ -107,23 +111,22 @@ async fn impossible_combinations_are_clear_errors() {
         ),
         ("huge", "spec.length is 100000; it must be between 1 and 4096"),
     ] {
-        let status = generate(&running, name).await.unwrap_err();
-        assert_eq!(status.code(), Code::FailedPrecondition, "{name}: {status:?}");
-        assert!(status.message().contains(expected), "{name}: {}", status.message());
-        assert!(
-            status.message().contains(&format!("Password default/{name}")),
-            "{}",
-            status.message()
-        );
+        expect_status(
+            name,
+            generate(&mut client, name).await,
+            Code::FailedPrecondition,
+            &[expected, &format!("Password default/{name}")],
+        )?;
     }
-    running.stop().await.unwrap();
+    running.stop().await?;
+    Ok(())
 }
 
 #[test]
-fn the_crd_matches_the_snapshot_and_is_structural() {
-    let provider = eso_runtime::serve!().generator(PasswordGenerator);
-    let manifest = provider.manifest().unwrap();
-    assert_eq!(manifest.generators[0].kind, "Password");
-    let yaml = manifest.crds_yaml().unwrap();
+fn the_crd_matches_the_snapshot_and_is_structural() -> TestResult {
+    let manifest = eso_example_password::provider().manifest()?;
+    check_eq!(manifest.generators[0].kind, "Password", "the generator kind");
+    let yaml = manifest.crds_yaml()?;
     insta::assert_snapshot!("password_crd", yaml);
+    Ok(())
 }

@@ -1,10 +1,11 @@
-//! The Vault provider binary: kinds `Vault` and `VaultToken`.
+//! The Vault provider binary: kinds `Vault` and `VaultToken`, as
+//! [`eso_example_vault::provider`] serves them, named after this crate.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    eso_runtime::serve!()
-        .secret_store(eso_example_vault::VaultStore)
-        .generator(eso_example_vault::VaultTokenGenerator)
-        .run()
-        .await
+    let info = eso_runtime::ProviderInfo {
+        name: env!("CARGO_PKG_NAME"),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    eso_example_vault::provider(info).run().await
 }

@@ -99,7 +99,7 @@ async fn approle_logs_in_reads_writes_and_logs_in_again() -> TestResult {
     .concat();
     let (_running, mut client) = start(&manifests).await?;
     check_eq!(
-        get(&mut client, get_request("default", "approle", "app/db", "", "password"))
+        get(&mut client, vault("default", "approle").get("app/db", "", "password"))
             .await
             .map_err(|s| s.to_string())?,
         "pw",
@@ -109,15 +109,7 @@ async fn approle_logs_in_reads_writes_and_logs_in_again() -> TestResult {
         "push with AppRole",
         client
             .store
-            .push_secret(push_request(
-                "default",
-                "approle",
-                &[("k", "v")],
-                "k",
-                "app/pushed",
-                "k",
-                "",
-            ))
+            .push_secret(vault("default", "approle").push(&[("k", "v")], "k", "app/pushed", "k", ""))
             .await,
     )?;
     check_eq!(
@@ -127,14 +119,14 @@ async fn approle_logs_in_reads_writes_and_logs_in_again() -> TestResult {
     );
     let valid = ok(
         "Validate AppRole",
-        client.store.validate(validate_request("default", "approle")).await,
+        client.store.validate(vault("default", "approle").validate()).await,
     )?;
     check!(valid.valid, "AppRole store validates: {valid:?}");
     // A policy refusal is not mistaken for an expired token: no new login, no new token.
     let tokens = token_count(&bao).await?;
     expect_status(
         "AppRole read outside the policy",
-        get(&mut client, get_request("default", "approle", "other/x", "", "")).await,
+        get(&mut client, vault("default", "approle").get("other/x", "", "")).await,
         Code::PermissionDenied,
         &["reading secret/data/other/x", "permission denied"],
     )?;
@@ -142,7 +134,7 @@ async fn approle_logs_in_reads_writes_and_logs_in_again() -> TestResult {
     check_eq!(
         get(
             &mut client,
-            get_request("default", "custom-path", "app/db", "", "password")
+            vault("default", "custom-path").get("app/db", "", "password")
         )
         .await
         .map_err(|s| s.to_string())?,
@@ -153,7 +145,7 @@ async fn approle_logs_in_reads_writes_and_logs_in_again() -> TestResult {
     let revoked = revoke_all_but_root(&bao).await?;
     check!(revoked >= 2, "revoked {revoked} AppRole tokens");
     check_eq!(
-        get(&mut client, get_request("default", "approle", "app/db", "", "password"))
+        get(&mut client, vault("default", "approle").get("app/db", "", "password"))
             .await
             .map_err(|s| s.to_string())?,
         "pw",
@@ -161,7 +153,7 @@ async fn approle_logs_in_reads_writes_and_logs_in_again() -> TestResult {
     );
     let message = expect_status(
         "a wrong secret id",
-        get(&mut client, get_request("default", "wrong-secret-id", "app/db", "", "")).await,
+        get(&mut client, vault("default", "wrong-secret-id").get("app/db", "", "")).await,
         Code::PermissionDenied,
         &[
             "Vault default/wrong-secret-id",
@@ -176,7 +168,7 @@ async fn approle_logs_in_reads_writes_and_logs_in_again() -> TestResult {
     // Vault answers a path with no auth method behind it with 403.
     expect_status(
         "an AppRole mount that does not exist",
-        get(&mut client, get_request("default", "no-such-mount", "app/db", "", "")).await,
+        get(&mut client, vault("default", "no-such-mount").get("app/db", "", "")).await,
         Code::PermissionDenied,
         &[
             "logging in with AppRole at auth/nowhere",
@@ -210,7 +202,7 @@ async fn tls_to_vault_with_a_ca_from_a_secret() -> TestResult {
     .concat();
     let (_running, mut client) = start(&manifests).await?;
     check_eq!(
-        get(&mut client, get_request("default", "with-ca", "tls/secret", "", "v"))
+        get(&mut client, vault("default", "with-ca").get("tls/secret", "", "v"))
             .await
             .map_err(|s| s.to_string())?,
         "over-tls",
@@ -218,19 +210,19 @@ async fn tls_to_vault_with_a_ca_from_a_secret() -> TestResult {
     );
     let valid = ok(
         "Validate over TLS",
-        client.store.validate(validate_request("default", "with-ca")).await,
+        client.store.validate(vault("default", "with-ca").validate()).await,
     )?;
     check!(valid.valid && valid.warnings.is_empty(), "TLS store: {valid:?}");
     // Without the CA the server's certificate is not trusted.
     expect_status(
         "no CA",
-        get(&mut client, get_request("default", "without-ca", "tls/secret", "", "v")).await,
+        get(&mut client, vault("default", "without-ca").get("tls/secret", "", "v")).await,
         Code::Unavailable,
         &["Vault default/without-ca", "certificate"],
     )?;
     expect_status(
         "a CA bundle that is not PEM",
-        get(&mut client, get_request("default", "bad-ca", "tls/secret", "", "v")).await,
+        get(&mut client, vault("default", "bad-ca").get("tls/secret", "", "v")).await,
         Code::FailedPrecondition,
         &["spec.caBundle holds no PEM certificate"],
     )?;
@@ -268,7 +260,7 @@ async fn the_vault_namespace_header_is_sent() -> TestResult {
     check_eq!(
         get(
             &mut client,
-            get_request("default", "in-namespace", "ns-only", "", "where")
+            vault("default", "in-namespace").get("ns-only", "", "where")
         )
         .await
         .map_err(|s| s.to_string())?,
@@ -279,7 +271,7 @@ async fn the_vault_namespace_header_is_sent() -> TestResult {
         "the same key outside the namespace",
         get(
             &mut client,
-            get_request("default", "root-namespace", "ns-only", "", "where"),
+            vault("default", "root-namespace").get("ns-only", "", "where"),
         )
         .await,
         Code::NotFound,
@@ -289,11 +281,10 @@ async fn the_vault_namespace_header_is_sent() -> TestResult {
 }
 
 fn cluster_get(object_namespace: &str, name: &str, source_namespace: &str, key: &str) -> wire::GetSecretRequest {
-    wire::GetSecretRequest {
-        remote_ref: Some(remote(key, "", "v")),
-        provider_ref: Some(cluster_ref(object_namespace, name)),
-        source_namespace: source_namespace.into(),
-    }
+    vault(object_namespace, name)
+        .through("ClusterSecretStore")
+        .from_namespace(source_namespace)
+        .get(key, "", "v")
 }
 
 #[tokio::test]
@@ -346,7 +337,7 @@ async fn credentials_are_read_under_the_authentication_scope() -> TestResult {
 
     // SecretStore: credentials from the object's own namespace.
     check_eq!(
-        get(&mut client, get_request("team-a", "own", "scoped", "", "v"))
+        get(&mut client, vault("team-a", "own").get("scoped", "", "v"))
             .await
             .map_err(|s| s.to_string())?,
         "value",
@@ -354,7 +345,7 @@ async fn credentials_are_read_under_the_authentication_scope() -> TestResult {
     );
     expect_status(
         "SecretStore selector naming another namespace",
-        get(&mut client, get_request("team-a", "reaches-out", "scoped", "", "v")).await,
+        get(&mut client, vault("team-a", "reaches-out").get("scoped", "", "v")).await,
         Code::PermissionDenied,
         &["team-b"],
     )?;
@@ -362,10 +353,7 @@ async fn credentials_are_read_under_the_authentication_scope() -> TestResult {
         "SecretStore object in another namespace than the ExternalSecret",
         get(
             &mut client,
-            wire::GetSecretRequest {
-                source_namespace: "team-b".into(),
-                ..get_request("team-a", "own", "scoped", "", "v")
-            },
+            vault("team-a", "own").from_namespace("team-b").get("scoped", "", "v"),
         )
         .await,
         Code::PermissionDenied,

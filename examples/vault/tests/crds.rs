@@ -3,7 +3,7 @@
 //! read the diff), parsed back as `apiextensions.k8s.io/v1` and checked structural.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use eso_runtime::crd::{CustomResourceDefinition, assert_structural};
+use eso_runtime::testing::{TestResult, check_eq, structural_crds};
 
 fn crds_yaml() -> String {
     let provider = eso_example_vault::provider(eso_runtime::ProviderInfo {
@@ -19,22 +19,16 @@ fn crds_match_the_snapshot() {
 }
 
 #[test]
-fn crds_parse_back_and_are_structural() {
-    let yaml = crds_yaml();
-    let crds: Vec<CustomResourceDefinition> = serde_yaml::Deserializer::from_str(&yaml)
-        .map(|document| serde::Deserialize::deserialize(document).unwrap())
-        .collect();
-    let names: Vec<&str> = crds.iter().map(|c| c.metadata.name.as_deref().unwrap()).collect();
-    assert_eq!(
-        names,
+fn crds_parse_back_and_are_structural() -> TestResult {
+    check_eq!(
+        structural_crds(&crds_yaml())?,
         [
             "vaults.provider.external-secrets.io",
             "vaulttokens.provider.external-secrets.io"
-        ]
+        ],
+        "the CRDs"
     );
-    for crd in &crds {
-        assert_structural(crd);
-    }
+    Ok(())
 }
 
 #[test]

@@ -40,7 +40,7 @@ async fn not_found_only_for_missing_secrets_versions_and_properties() -> TestRes
     .concat();
     let (_running, mut client) = start(&manifests).await?;
     let mut read = async |name: &str, key: &str, version: &str, property: &str| {
-        get(&mut client, get_request("default", name, key, version, property)).await
+        get(&mut client, vault("default", name).get(key, version, property)).await
     };
     let mut messages = Vec::new();
     for (what, key, version, property, needle) in [
@@ -134,7 +134,7 @@ path "secret/metadata/allowed/*" { capabilities = ["list", "read"] }"#,
     .concat();
     let (_running, mut client) = start(&manifests).await?;
     check_eq!(
-        get(&mut client, get_request("default", "backend", "allowed/one", "", "a"))
+        get(&mut client, vault("default", "backend").get("allowed/one", "", "a"))
             .await
             .map_err(|s| s.to_string())?,
         "1",
@@ -143,7 +143,7 @@ path "secret/metadata/allowed/*" { capabilities = ["list", "read"] }"#,
     let messages = [
         expect_status(
             "read outside the policy",
-            get(&mut client, get_request("default", "backend", "denied/one", "", "")).await,
+            get(&mut client, vault("default", "backend").get("denied/one", "", "")).await,
             Code::PermissionDenied,
             &[
                 "Vault default/backend",
@@ -154,7 +154,7 @@ path "secret/metadata/allowed/*" { capabilities = ["list", "read"] }"#,
         // A path the policy does not cover is refused even when nothing is there.
         expect_status(
             "read of a missing secret outside the policy",
-            get(&mut client, get_request("default", "backend", "denied/none", "", "")).await,
+            get(&mut client, vault("default", "backend").get("denied/none", "", "")).await,
             Code::PermissionDenied,
             &["permission denied"],
         )?,
@@ -162,15 +162,7 @@ path "secret/metadata/allowed/*" { capabilities = ["list", "read"] }"#,
             "push with a read-only policy",
             client
                 .store
-                .push_secret(push_request(
-                    "default",
-                    "backend",
-                    &[("a", VALUE)],
-                    "a",
-                    "allowed/one",
-                    "b",
-                    "",
-                ))
+                .push_secret(vault("default", "backend").push(&[("a", VALUE)], "a", "allowed/one", "b", ""))
                 .await,
             Code::PermissionDenied,
             &["writing secret/data/allowed/one", "permission denied"],
@@ -179,7 +171,7 @@ path "secret/metadata/allowed/*" { capabilities = ["list", "read"] }"#,
             "list outside the policy",
             client
                 .store
-                .get_all_secrets(find_request("default", "backend", "denied/", "", &[]))
+                .get_all_secrets(vault("default", "backend").find("denied/", "", &[]))
                 .await,
             Code::PermissionDenied,
             &["listing secret/metadata/denied/", "permission denied"],
@@ -188,7 +180,7 @@ path "secret/metadata/allowed/*" { capabilities = ["list", "read"] }"#,
             "delete with a read-only policy",
             client
                 .store
-                .delete_secret(delete_request("default", "backend", "allowed/one", ""))
+                .delete_secret(vault("default", "backend").delete("allowed/one", ""))
                 .await,
             Code::PermissionDenied,
             &["deleting secret/metadata/allowed/one"],
@@ -197,7 +189,7 @@ path "secret/metadata/allowed/*" { capabilities = ["list", "read"] }"#,
             "a token Vault does not know",
             get(
                 &mut client,
-                get_request("default", "garbage-token", "allowed/one", "", ""),
+                vault("default", "garbage-token").get("allowed/one", "", ""),
             )
             .await,
             Code::PermissionDenied,
@@ -230,7 +222,7 @@ async fn a_sealed_or_stopped_server_is_unavailable() -> TestResult {
     .concat();
     let (_running, mut client) = start(&manifests).await?;
     check_eq!(
-        get(&mut client, get_request("default", "backend", "k", "", "a"))
+        get(&mut client, vault("default", "backend").get("k", "", "a"))
             .await
             .map_err(|s| s.to_string())?,
         "1",
@@ -239,7 +231,7 @@ async fn a_sealed_or_stopped_server_is_unavailable() -> TestResult {
     bao.seal().await?;
     expect_status(
         "sealed: GetSecret",
-        get(&mut client, get_request("default", "backend", "k", "", "a")).await,
+        get(&mut client, vault("default", "backend").get("k", "", "a")).await,
         Code::Unavailable,
         &["Vault default/backend", "reading secret/data/k", "sealed", "HTTP 503"],
     )?;
@@ -247,14 +239,14 @@ async fn a_sealed_or_stopped_server_is_unavailable() -> TestResult {
         "sealed: SecretExists",
         client
             .store
-            .secret_exists(exists_request("default", "backend", "k", ""))
+            .secret_exists(vault("default", "backend").exists("k", ""))
             .await,
         Code::Unavailable,
         &["sealed"],
     )?;
     let sealed = ok(
         "sealed: Validate",
-        client.store.validate(validate_request("default", "backend")).await,
+        client.store.validate(vault("default", "backend").validate()).await,
     )?;
     check!(
         !sealed.valid && sealed.error.contains("sealed"),
@@ -263,7 +255,7 @@ async fn a_sealed_or_stopped_server_is_unavailable() -> TestResult {
     bao.stop()?;
     expect_status(
         "stopped: GetSecret",
-        get(&mut client, get_request("default", "backend", "k", "", "a")).await,
+        get(&mut client, vault("default", "backend").get("k", "", "a")).await,
         Code::Unavailable,
         &["Vault default/backend", "unreachable"],
     )?;
@@ -271,7 +263,7 @@ async fn a_sealed_or_stopped_server_is_unavailable() -> TestResult {
         "stopped: GetAllSecrets",
         client
             .store
-            .get_all_secrets(find_request("default", "backend", "", "k", &[]))
+            .get_all_secrets(vault("default", "backend").find("", "k", &[]))
             .await,
         Code::Unavailable,
         &["unreachable"],
@@ -280,7 +272,7 @@ async fn a_sealed_or_stopped_server_is_unavailable() -> TestResult {
         "stopped: PushSecret",
         client
             .store
-            .push_secret(push_request("default", "backend", &[("a", "2")], "a", "k", "a", ""))
+            .push_secret(vault("default", "backend").push(&[("a", "2")], "a", "k", "a", ""))
             .await,
         Code::Unavailable,
         &["unreachable"],
@@ -321,13 +313,13 @@ async fn a_missing_or_kv_v1_mount_is_a_configuration_problem_not_a_missing_secre
         // for a mount that is not there; never NOT_FOUND, which could delete a Secret.
         messages.push(expect_status(
             &format!("{name}: GetSecret"),
-            get(&mut client, get_request("default", name, "k", "", "")).await,
+            get(&mut client, vault("default", name).get("k", "", "")).await,
             Code::FailedPrecondition,
             &needles,
         )?);
         messages.push(expect_status(
             &format!("{name}: GetSecret of a version"),
-            get(&mut client, get_request("default", name, "k", "1", "a")).await,
+            get(&mut client, vault("default", name).get("k", "1", "a")).await,
             Code::FailedPrecondition,
             &needles,
         )?);
@@ -335,7 +327,7 @@ async fn a_missing_or_kv_v1_mount_is_a_configuration_problem_not_a_missing_secre
             &format!("{name}: GetSecretMap"),
             client
                 .store
-                .get_secret_map(map_request("default", name, "k", "", ""))
+                .get_secret_map(vault("default", name).get_map("k", "", ""))
                 .await,
             Code::FailedPrecondition,
             &needles,
@@ -345,7 +337,7 @@ async fn a_missing_or_kv_v1_mount_is_a_configuration_problem_not_a_missing_secre
             &format!("{name}: GetAllSecrets"),
             client
                 .store
-                .get_all_secrets(find_request("default", name, "", ".*", &[]))
+                .get_all_secrets(vault("default", name).find("", ".*", &[]))
                 .await,
             Code::FailedPrecondition,
             &needles,
@@ -354,17 +346,14 @@ async fn a_missing_or_kv_v1_mount_is_a_configuration_problem_not_a_missing_secre
             &format!("{name}: GetAllSecrets under a path"),
             client
                 .store
-                .get_all_secrets(find_request("default", name, "app/", ".*", &[]))
+                .get_all_secrets(vault("default", name).find("app/", ".*", &[]))
                 .await,
             Code::FailedPrecondition,
             &needles,
         )?);
         messages.push(expect_status(
             &format!("{name}: SecretExists"),
-            client
-                .store
-                .secret_exists(exists_request("default", name, "k", ""))
-                .await,
+            client.store.secret_exists(vault("default", name).exists("k", "")).await,
             Code::FailedPrecondition,
             &needles,
         )?);
@@ -372,17 +361,14 @@ async fn a_missing_or_kv_v1_mount_is_a_configuration_problem_not_a_missing_secre
             &format!("{name}: PushSecret"),
             client
                 .store
-                .push_secret(push_request("default", name, &[("a", VALUE)], "a", "k", "a", ""))
+                .push_secret(vault("default", name).push(&[("a", VALUE)], "a", "k", "a", ""))
                 .await,
             Code::FailedPrecondition,
             &needles,
         )?);
         messages.push(expect_status(
             &format!("{name}: DeleteSecret"),
-            client
-                .store
-                .delete_secret(delete_request("default", name, "k", ""))
-                .await,
+            client.store.delete_secret(vault("default", name).delete("k", "")).await,
             Code::FailedPrecondition,
             &needles,
         )?);
@@ -395,7 +381,7 @@ async fn a_missing_or_kv_v1_mount_is_a_configuration_problem_not_a_missing_secre
     // On the real KV v2 mount a missing secret is still NOT_FOUND, an empty find empty.
     expect_status(
         "backend: missing secret",
-        get(&mut client, get_request("default", "backend", "nope", "", "")).await,
+        get(&mut client, vault("default", "backend").get("nope", "", "")).await,
         Code::NotFound,
         &["secret nope not found"],
     )?;
@@ -403,7 +389,7 @@ async fn a_missing_or_kv_v1_mount_is_a_configuration_problem_not_a_missing_secre
         "backend: find under a missing folder",
         client
             .store
-            .get_all_secrets(find_request("default", "backend", "no/such/", ".*", &[]))
+            .get_all_secrets(vault("default", "backend").find("no/such/", ".*", &[]))
             .await,
     )?;
     check!(

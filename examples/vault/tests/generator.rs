@@ -46,7 +46,10 @@ async fn generate_creates_a_token_and_cleanup_revokes_it() -> TestResult {
 
     let generated = ok(
         "Generate",
-        client.generator.generate(generate_request("default", "tokens")).await,
+        client
+            .generator
+            .generate(vault_token("default", "tokens").generate())
+            .await,
     )?;
     let token = text(generated.secrets.get("token").ok_or("no token in the secrets")?)?;
     check_eq!(generated.secrets.len(), 1, "only the token is returned");
@@ -88,7 +91,10 @@ async fn generate_creates_a_token_and_cleanup_revokes_it() -> TestResult {
     // A second Generate makes a different token.
     let second = ok(
         "Generate again",
-        client.generator.generate(generate_request("default", "tokens")).await,
+        client
+            .generator
+            .generate(vault_token("default", "tokens").generate())
+            .await,
     )?;
     check!(
         second.secrets.get("token") != generated.secrets.get("token"),
@@ -100,7 +106,7 @@ async fn generate_creates_a_token_and_cleanup_revokes_it() -> TestResult {
         "Cleanup",
         client
             .generator
-            .cleanup(cleanup_request("default", "tokens", generated.state.clone()))
+            .cleanup(vault_token("default", "tokens").cleanup(generated.state.clone()))
             .await,
     )?;
     let (status, body) = bao
@@ -119,7 +125,7 @@ async fn generate_creates_a_token_and_cleanup_revokes_it() -> TestResult {
         "Cleanup twice",
         client
             .generator
-            .cleanup(cleanup_request("default", "tokens", generated.state.clone()))
+            .cleanup(vault_token("default", "tokens").cleanup(generated.state.clone()))
             .await,
     )?;
     // A state that is not ours is refused, not ignored.
@@ -127,7 +133,7 @@ async fn generate_creates_a_token_and_cleanup_revokes_it() -> TestResult {
         "Cleanup with a foreign state",
         client
             .generator
-            .cleanup(cleanup_request("default", "tokens", b"{\"nope\":1}".to_vec()))
+            .cleanup(vault_token("default", "tokens").cleanup(b"{\"nope\":1}".to_vec()))
             .await,
         Code::InvalidArgument,
         &[],
@@ -137,7 +143,7 @@ async fn generate_creates_a_token_and_cleanup_revokes_it() -> TestResult {
         "Generate without the token Secret",
         client
             .generator
-            .generate(generate_request("default", "no-credentials"))
+            .generate(vault_token("default", "no-credentials").generate())
             .await,
         Code::FailedPrecondition,
         &["Secret default/missing not found"],
@@ -148,7 +154,7 @@ async fn generate_creates_a_token_and_cleanup_revokes_it() -> TestResult {
         "Cleanup after the object is gone",
         client
             .generator
-            .cleanup(cleanup_request("default", "deleted-generator", second.state.clone()))
+            .cleanup(vault_token("default", "deleted-generator").cleanup(second.state.clone()))
             .await,
         Code::FailedPrecondition,
         &["cannot be revoked", "the token generated at ", "it expires at "],
@@ -185,7 +191,10 @@ async fn generate_is_refused_by_a_policy_that_denies() -> TestResult {
     // The token's policies do not grant auth/token/create.
     let message = expect_status(
         "Generate with a token that may not create tokens",
-        client.generator.generate(generate_request("default", "weak")).await,
+        client
+            .generator
+            .generate(vault_token("default", "weak").generate())
+            .await,
         Code::PermissionDenied,
         &["VaultToken default/weak", "creating a token"],
     )?;
@@ -242,12 +251,18 @@ async fn an_orphan_token_outlives_the_token_that_created_it() -> TestResult {
     let (_running, mut client) = start(&manifests).await?;
     let orphan = ok(
         "Generate an orphan",
-        client.generator.generate(generate_request("default", "orphans")).await,
+        client
+            .generator
+            .generate(vault_token("default", "orphans").generate())
+            .await,
     )?;
     let orphan = text(orphan.secrets.get("token").ok_or("no token")?)?;
     let child = ok(
         "Generate a child",
-        client.generator.generate(generate_request("default", "children")).await,
+        client
+            .generator
+            .generate(vault_token("default", "children").generate())
+            .await,
     )?;
     let child = text(child.secrets.get("token").ok_or("no token")?)?;
     let (status, looked_up) = bao
@@ -299,7 +314,7 @@ async fn an_approle_generate_leaves_no_login_token_behind() -> TestResult {
         "Generate with AppRole",
         client
             .generator
-            .generate(generate_request("default", "approle-tokens"))
+            .generate(vault_token("default", "approle-tokens").generate())
             .await,
     )?;
     let token = text(generated.secrets.get("token").ok_or("no token")?)?;
@@ -320,7 +335,7 @@ async fn an_approle_generate_leaves_no_login_token_behind() -> TestResult {
         "Cleanup with AppRole",
         client
             .generator
-            .cleanup(cleanup_request("default", "approle-tokens", generated.state.clone()))
+            .cleanup(vault_token("default", "approle-tokens").cleanup(generated.state.clone()))
             .await,
     )?;
     check_eq!(accessors(&bao).await?, before, "no token left after Cleanup");

@@ -72,7 +72,7 @@ async fn hostile_keys_are_refused_before_any_request() -> TestResult {
     let (_running, mut client) = start(&manifests).await?;
 
     // The relay and the audit log see what the provider sends: a clean key shows up in both.
-    let read = get(&mut client, get_request("default", "backend", "ok", "", "a")).await;
+    let read = get(&mut client, vault("default", "backend").get("ok", "", "a")).await;
     check_eq!(read.map_err(|s| s.to_string())?, VALUE, "a clean key is read");
     let sent = relay.requests();
     check!(
@@ -90,27 +90,25 @@ async fn hostile_keys_are_refused_before_any_request() -> TestResult {
         let what = |rpc: &str| format!("{rpc} of {label}");
         refused(
             &what("GetSecret"),
-            store.get_secret(get_request("default", "backend", &key, "", "")).await,
+            store.get_secret(vault("default", "backend").get(&key, "", "")).await,
             Code::InvalidArgument,
             "remote_ref.key",
         )?;
         refused(
             &what("GetSecret with a version and a property"),
-            store
-                .get_secret(get_request("default", "backend", &key, "1", "a"))
-                .await,
+            store.get_secret(vault("default", "backend").get(&key, "1", "a")).await,
             Code::InvalidArgument,
             "remote_ref.key",
         )?;
         refused(
             &what("GetSecretMap"),
             store
-                .get_secret_map(map_request("default", "backend", &key, "", ""))
+                .get_secret_map(vault("default", "backend").get_map(&key, "", ""))
                 .await,
             Code::InvalidArgument,
             "remote_ref.key",
         )?;
-        let mut fetch = map_request("default", "backend", &key, "", "");
+        let mut fetch = vault("default", "backend").get_map(&key, "", "");
         if let Some(remote) = fetch.remote_ref.as_mut() {
             remote.metadata_policy = "Fetch".into();
         }
@@ -123,7 +121,7 @@ async fn hostile_keys_are_refused_before_any_request() -> TestResult {
         refused(
             &what("GetAllSecrets"),
             store
-                .get_all_secrets(find_request("default", "backend", &key, "", &[]))
+                .get_all_secrets(vault("default", "backend").find(&key, "", &[]))
                 .await,
             Code::InvalidArgument,
             "find.path",
@@ -131,7 +129,7 @@ async fn hostile_keys_are_refused_before_any_request() -> TestResult {
         refused(
             &what("GetAllSecrets with a folder"),
             store
-                .get_all_secrets(find_request("default", "backend", &format!("{key}/"), "", &[]))
+                .get_all_secrets(vault("default", "backend").find(&format!("{key}/"), "", &[]))
                 .await,
             Code::InvalidArgument,
             "find.path",
@@ -139,32 +137,26 @@ async fn hostile_keys_are_refused_before_any_request() -> TestResult {
         refused(
             &what("PushSecret"),
             store
-                .push_secret(push_request("default", "backend", &[("a", VALUE)], "a", &key, "a", ""))
+                .push_secret(vault("default", "backend").push(&[("a", VALUE)], "a", &key, "a", ""))
                 .await,
             Code::InvalidArgument,
             "remote_ref.remote_key",
         )?;
         refused(
             &what("DeleteSecret"),
-            store
-                .delete_secret(delete_request("default", "backend", &key, ""))
-                .await,
+            store.delete_secret(vault("default", "backend").delete(&key, "")).await,
             Code::InvalidArgument,
             "remote_ref.remote_key",
         )?;
         refused(
             &what("DeleteSecret of a property"),
-            store
-                .delete_secret(delete_request("default", "backend", &key, "a"))
-                .await,
+            store.delete_secret(vault("default", "backend").delete(&key, "a")).await,
             Code::InvalidArgument,
             "remote_ref.remote_key",
         )?;
         refused(
             &what("SecretExists"),
-            store
-                .secret_exists(exists_request("default", "backend", &key, ""))
-                .await,
+            store.secret_exists(vault("default", "backend").exists(&key, "")).await,
             Code::InvalidArgument,
             "remote_ref.remote_key",
         )?;
@@ -233,16 +225,13 @@ async fn hostile_spec_paths_are_configuration_errors_before_any_request() -> Tes
             let name = format!("{prefix}-{index}");
             refused(
                 &format!("GetSecret through {name}"),
-                client
-                    .store
-                    .get_secret(get_request("default", &name, "k", "", ""))
-                    .await,
+                client.store.get_secret(vault("default", &name).get("k", "", "")).await,
                 Code::FailedPrecondition,
                 field,
             )?;
             let validation = ok(
                 "Validate",
-                client.store.validate(validate_request("default", &name)).await,
+                client.store.validate(vault("default", &name).validate()).await,
             )?;
             check!(
                 !validation.valid && validation.error.contains(field) && validation.error.contains("is refused"),
@@ -256,7 +245,10 @@ async fn hostile_spec_paths_are_configuration_errors_before_any_request() -> Tes
             let name = format!("{prefix}-{index}");
             refused(
                 &format!("Generate through {name}"),
-                client.generator.generate(generate_request("default", &name)).await,
+                client
+                    .generator
+                    .generate(vault_token("default", &name).generate())
+                    .await,
                 Code::FailedPrecondition,
                 field,
             )?;
@@ -290,7 +282,7 @@ async fn listed_keys_the_rules_refuse_are_never_read() -> TestResult {
         "GetAllSecrets",
         client
             .store
-            .get_all_secrets(find_request("default", "backend", "team/", "", &[]))
+            .get_all_secrets(vault("default", "backend").find("team/", "", &[]))
             .await,
     )?;
     let mut keys: Vec<&String> = found.secrets.keys().collect();
@@ -316,7 +308,7 @@ async fn listed_keys_the_rules_refuse_are_never_read() -> TestResult {
         "GetAllSecrets over a key with a backslash",
         client
             .store
-            .get_all_secrets(find_request("default", "backend", "team/", "", &[]))
+            .get_all_secrets(vault("default", "backend").find("team/", "", &[]))
             .await,
         Code::FailedPrecondition,
         &[
@@ -381,7 +373,7 @@ async fn a_redirect_is_reported_and_not_followed() -> TestResult {
     for (name, server, status, location) in cases {
         let message = expect_status(
             &format!("GetSecret through {name}"),
-            get(&mut client, get_request("default", name, "k", "", "")).await,
+            get(&mut client, vault("default", name).get("k", "", "")).await,
             Code::FailedPrecondition,
             &[
                 &format!("Vault default/{name}"),
@@ -402,7 +394,7 @@ async fn a_redirect_is_reported_and_not_followed() -> TestResult {
         );
         let validation = ok(
             "Validate",
-            client.store.validate(validate_request("default", name)).await,
+            client.store.validate(vault("default", name).validate()).await,
         )?;
         check!(
             !validation.valid && validation.error.contains(status) && validation.error.contains("set spec.server"),

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use eso_runtime::proto::provider::v1 as wire;
+use eso_runtime::testing::{Expect, run_table};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tonic::Code;
@@ -39,54 +40,49 @@ async fn setup() -> TestResult<(
 #[tokio::test]
 async fn get_secret_reads_whole_secrets_versions_and_properties() -> TestResult {
     let (_bao, _running, mut client) = setup().await?;
-    let mut read = async |key: &str, version: &str, property: &str| {
-        get(&mut client, get_request("default", "backend", key, version, property)).await
-    };
-    // No property: the whole data, as JSON.
-    let whole = read("db/creds", "", "").await.map_err(|s| s.to_string())?;
-    check_eq!(
-        json(whole.as_bytes())?,
-        json!({"username": "app", "password": "s3cr3t", "port": 5432, "opts": {"ssl": true}}),
-        "whole secret"
-    );
-    check_eq!(
-        read("db/creds", "", "password").await.map_err(|s| s.to_string())?,
-        "s3cr3t",
-        "property"
-    );
-    check_eq!(
-        read("db/creds", "1", "password").await.map_err(|s| s.to_string())?,
-        "old-pass",
-        "property of version 1"
-    );
-    check_eq!(
-        json(read("db/creds", "1", "").await.map_err(|s| s.to_string())?.as_bytes())?,
-        json!({"username": "app", "password": "old-pass"}),
-        "version 1"
-    );
-    // Non-string properties come back as JSON text.
-    check_eq!(
-        read("db/creds", "", "port").await.map_err(|s| s.to_string())?,
-        "5432",
-        "number"
-    );
-    check_eq!(
-        read("db/creds", "", "opts").await.map_err(|s| s.to_string())?,
-        r#"{"ssl":true}"#,
-        "object property"
-    );
-    // A property that is no top-level key walks into nested objects.
-    check_eq!(
-        read("db/creds", "", "opts.ssl").await.map_err(|s| s.to_string())?,
-        "true",
-        "nested property"
-    );
-    check_eq!(
-        read("app/nested/deep", "", "level").await.map_err(|s| s.to_string())?,
-        "three",
-        "a key three folders deep"
-    );
-    Ok(())
+    let backend = vault("default", "backend");
+    let read = |key, version, property| backend.get(key, version, property).into();
+    run_table(
+        &mut client,
+        [
+            // No property: the whole data, as JSON.
+            (
+                "whole secret",
+                read("db/creds", "", ""),
+                Expect::Json(json!({"username": "app", "password": "s3cr3t", "port": 5432, "opts": {"ssl": true}})),
+            ),
+            ("property", read("db/creds", "", "password"), Expect::Value("s3cr3t")),
+            (
+                "property of version 1",
+                read("db/creds", "1", "password"),
+                Expect::Value("old-pass"),
+            ),
+            (
+                "version 1",
+                read("db/creds", "1", ""),
+                Expect::Json(json!({"username": "app", "password": "old-pass"})),
+            ),
+            // Non-string properties come back as JSON text.
+            ("number", read("db/creds", "", "port"), Expect::Value("5432")),
+            (
+                "object property",
+                read("db/creds", "", "opts"),
+                Expect::Value(r#"{"ssl":true}"#),
+            ),
+            // A property that is no top-level key walks into nested objects.
+            (
+                "nested property",
+                read("db/creds", "", "opts.ssl"),
+                Expect::Value("true"),
+            ),
+            (
+                "a key three folders deep",
+                read("app/nested/deep", "", "level"),
+                Expect::Value("three"),
+            ),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -98,150 +94,104 @@ async fn metadata_policy_fetch_reads_custom_metadata() -> TestResult {
         Some(json!({"custom_metadata": {"owner": "team-a", "env": "prod"}})),
     )
     .await?;
+    let backend = vault("default", "backend");
     let fetch = |key: &str, property: &str| wire::ExternalSecretDataRemoteRef {
         metadata_policy: "Fetch".into(),
         ..remote(key, "", property)
     };
-    let whole = get(
-        &mut client,
+    let read = |key, property| {
         wire::GetSecretRequest {
-            remote_ref: Some(fetch("db/creds", "")),
-            ..get_request("default", "backend", "db/creds", "", "")
-        },
+            remote_ref: Some(fetch(key, property)),
+            ..backend.get(key, "", "")
+        }
+        .into()
+    };
+    run_table(
+        &mut client,
+        [
+            (
+                "all custom metadata",
+                read("db/creds", ""),
+                Expect::Json(json!({"owner": "team-a", "env": "prod"})),
+            ),
+            (
+                "one custom metadata key",
+                read("db/creds", "owner"),
+                Expect::Value("team-a"),
+            ),
+            (
+                "custom metadata as a map",
+                wire::GetSecretMapRequest {
+                    remote_ref: Some(fetch("db/creds", "")),
+                    ..backend.get_map("db/creds", "", "")
+                }
+                .into(),
+                Expect::Secrets(&[("owner", "team-a"), ("env", "prod")]),
+            ),
+            (
+                "Fetch of a missing secret",
+                read("db/none", ""),
+                Expect::Status(Code::NotFound, &["secret db/none not found"]),
+            ),
+            (
+                "Fetch of a missing metadata key",
+                read("db/creds", "nope"),
+                Expect::Status(Code::NotFound, &["db/creds property nope"]),
+            ),
+        ],
     )
     .await
-    .map_err(|s| s.to_string())?;
-    check_eq!(
-        json(whole.as_bytes())?,
-        json!({"owner": "team-a", "env": "prod"}),
-        "all custom metadata"
-    );
-    let owner = get(
-        &mut client,
-        wire::GetSecretRequest {
-            remote_ref: Some(fetch("db/creds", "owner")),
-            ..get_request("default", "backend", "db/creds", "", "")
-        },
-    )
-    .await
-    .map_err(|s| s.to_string())?;
-    check_eq!(owner, "team-a", "one custom metadata key");
-    let map = ok(
-        "GetSecretMap Fetch",
-        client
-            .store
-            .get_secret_map(wire::GetSecretMapRequest {
-                remote_ref: Some(fetch("db/creds", "")),
-                ..map_request("default", "backend", "db/creds", "", "")
-            })
-            .await,
-    )?;
-    check_eq!(
-        text_map(map.secrets)?,
-        pairs(&[("owner", "team-a"), ("env", "prod")]),
-        "custom metadata as a map"
-    );
-    expect_status(
-        "Fetch of a missing secret",
-        get(
-            &mut client,
-            wire::GetSecretRequest {
-                remote_ref: Some(fetch("db/none", "")),
-                ..get_request("default", "backend", "db/none", "", "")
-            },
-        )
-        .await,
-        Code::NotFound,
-        &["secret db/none not found"],
-    )?;
-    expect_status(
-        "Fetch of a missing metadata key",
-        get(
-            &mut client,
-            wire::GetSecretRequest {
-                remote_ref: Some(fetch("db/creds", "nope")),
-                ..get_request("default", "backend", "db/creds", "", "")
-            },
-        )
-        .await,
-        Code::NotFound,
-        &["db/creds property nope"],
-    )?;
-    Ok(())
 }
 
 #[tokio::test]
 async fn get_secret_map_reads_objects() -> TestResult {
     let (_bao, _running, mut client) = setup().await?;
-    let map = ok(
-        "GetSecretMap",
-        client
-            .store
-            .get_secret_map(map_request("default", "backend", "db/creds", "", ""))
-            .await,
-    )?;
-    check_eq!(
-        text_map(map.secrets)?,
-        pairs(&[
-            ("username", "app"),
-            ("password", "s3cr3t"),
-            ("port", "5432"),
-            ("opts", r#"{"ssl":true}"#)
-        ]),
-        "map of the current version"
-    );
-    let map = ok(
-        "GetSecretMap version",
-        client
-            .store
-            .get_secret_map(map_request("default", "backend", "db/creds", "1", ""))
-            .await,
-    )?;
-    check_eq!(
-        text_map(map.secrets)?,
-        pairs(&[("username", "app"), ("password", "old-pass")]),
-        "map of version 1"
-    );
-    let map = ok(
-        "GetSecretMap property",
-        client
-            .store
-            .get_secret_map(map_request("default", "backend", "db/creds", "", "opts"))
-            .await,
-    )?;
-    check_eq!(
-        text_map(map.secrets)?,
-        pairs(&[("ssl", "true")]),
-        "map of an object property"
-    );
-    expect_status(
-        "map of a string property",
-        client
-            .store
-            .get_secret_map(map_request("default", "backend", "db/creds", "", "username"))
-            .await,
-        Code::InvalidArgument,
-        &["property username of db/creds is not a JSON object"],
-    )?;
-    expect_status(
-        "map of a missing property",
-        client
-            .store
-            .get_secret_map(map_request("default", "backend", "db/creds", "", "nope"))
-            .await,
-        Code::NotFound,
-        &["db/creds property nope"],
-    )?;
-    expect_status(
-        "map of a missing secret",
-        client
-            .store
-            .get_secret_map(map_request("default", "backend", "db/none", "", ""))
-            .await,
-        Code::NotFound,
-        &["secret db/none not found"],
-    )?;
-    Ok(())
+    let backend = vault("default", "backend");
+    let map = |key, version, property| backend.get_map(key, version, property).into();
+    run_table(
+        &mut client,
+        [
+            (
+                "map of the current version",
+                map("db/creds", "", ""),
+                Expect::Secrets(&[
+                    ("username", "app"),
+                    ("password", "s3cr3t"),
+                    ("port", "5432"),
+                    ("opts", r#"{"ssl":true}"#),
+                ]),
+            ),
+            (
+                "map of version 1",
+                map("db/creds", "1", ""),
+                Expect::Secrets(&[("username", "app"), ("password", "old-pass")]),
+            ),
+            (
+                "map of an object property",
+                map("db/creds", "", "opts"),
+                Expect::Secrets(&[("ssl", "true")]),
+            ),
+            (
+                "map of a string property",
+                map("db/creds", "", "username"),
+                Expect::Status(
+                    Code::InvalidArgument,
+                    &["property username of db/creds is not a JSON object"],
+                ),
+            ),
+            (
+                "map of a missing property",
+                map("db/creds", "", "nope"),
+                Expect::Status(Code::NotFound, &["db/creds property nope"]),
+            ),
+            (
+                "map of a missing secret",
+                map("db/none", "", ""),
+                Expect::Status(Code::NotFound, &["secret db/none not found"]),
+            ),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -260,67 +210,56 @@ async fn get_all_secrets_lists_recursively_by_path_name_and_tags() -> TestResult
         Some(json!({"custom_metadata": {"env": "prod"}})),
     )
     .await?;
-    let mut find = async |path: &str, regexp: &str, tags: &[(&str, &str)]| -> TestResult<Vec<String>> {
-        let found = ok(
-            "GetAllSecrets",
-            client
-                .store
-                .get_all_secrets(find_request("default", "backend", path, regexp, tags))
-                .await,
-        )?;
-        let mut keys: Vec<String> = found.secrets.keys().cloned().collect();
-        keys.sort();
-        Ok(keys)
-    };
-    check_eq!(
-        find("app/", "", &[]).await?,
-        vec!["app/config".to_string(), "app/nested/deep".to_string()],
-        "recursive under app/"
-    );
-    check_eq!(
-        find("app/ne", "", &[]).await?,
-        vec!["app/nested/deep".to_string()],
-        "a path that is not a folder is a key prefix"
-    );
-    check_eq!(
-        find("", "^(db|other)", &[]).await?,
-        vec!["db/creds".to_string(), "other".to_string()],
-        "regexp over the whole mount"
-    );
-    check_eq!(
-        find("", "", &[("env", "dev")]).await?,
-        vec!["app/config".to_string()],
-        "one tag"
-    );
-    check_eq!(
-        find("", "", &[("env", "dev"), ("team", "nope")]).await?,
-        Vec::<String>::new(),
-        "every tag must match"
-    );
-    check_eq!(
-        find("db/", "creds", &[("env", "prod")]).await?,
-        vec!["db/creds".to_string()],
-        "path, name and tags together"
-    );
-    check_eq!(
-        find("nothing/", "", &[]).await?,
-        Vec::<String>::new(),
-        "an empty folder"
-    );
+    let backend = vault("default", "backend");
+    let find = |path, regexp, tags| backend.find(path, regexp, tags).into();
+    run_table(
+        &mut client,
+        [
+            (
+                "recursive under app/",
+                find("app/", "", &[]),
+                Expect::Keys(&["app/config", "app/nested/deep"]),
+            ),
+            (
+                "a path that is not a folder is a key prefix",
+                find("app/ne", "", &[]),
+                Expect::Keys(&["app/nested/deep"]),
+            ),
+            (
+                "regexp over the whole mount",
+                find("", "^(db|other)", &[]),
+                Expect::Keys(&["db/creds", "other"]),
+            ),
+            (
+                "one tag",
+                find("", "", &[("env", "dev")]),
+                Expect::Keys(&["app/config"]),
+            ),
+            (
+                "every tag must match",
+                find("", "", &[("env", "dev"), ("team", "nope")]),
+                Expect::Keys(&[]),
+            ),
+            (
+                "path, name and tags together",
+                find("db/", "creds", &[("env", "prod")]),
+                Expect::Keys(&["db/creds"]),
+            ),
+            ("an empty folder", find("nothing/", "", &[]), Expect::Keys(&[])),
+        ],
+    )
+    .await?;
     // A secret whose current version is deleted is not listed.
     bao.ok(Method::DELETE, "secret/data/other", None).await?;
-    check_eq!(
-        find("", "^other$", &[]).await?,
-        Vec::<String>::new(),
-        "soft-deleted secret"
-    );
+    run_table(
+        &mut client,
+        [("soft-deleted secret", find("", "^other$", &[]), Expect::Keys(&[]))],
+    )
+    .await?;
     // Values are the whole data as JSON.
     let found = ok(
         "GetAllSecrets values",
-        client
-            .store
-            .get_all_secrets(find_request("default", "backend", "app/", "config", &[]))
-            .await,
+        client.store.get_all_secrets(backend.find("app/", "config", &[])).await,
     )?;
     let value = found.secrets.get("app/config").ok_or("app/config missing")?;
     check_eq!(json(value)?, json!({"mode": "dev"}), "value of app/config");
@@ -330,90 +269,52 @@ async fn get_all_secrets_lists_recursively_by_path_name_and_tags() -> TestResult
 #[tokio::test]
 async fn push_secret_writes_whole_secrets_properties_and_metadata() -> TestResult {
     let (bao, _running, mut client) = setup().await?;
-    // The whole Secret.
-    ok(
-        "push whole",
-        client
-            .store
-            .push_secret(push_request(
-                "default",
-                "backend",
-                &[("user", "u1"), ("pass", "p1")],
-                "",
-                "pushed/whole",
-                "",
-                "",
-            ))
-            .await,
-    )?;
-    check_eq!(
-        bao.kv_get("pushed/whole").await?,
-        Some(json!({"user": "u1", "pass": "p1"})),
-        "whole Secret stored"
-    );
-    // The whole Secret into a property: an object under that property.
-    ok(
-        "push whole into a property",
-        client
-            .store
-            .push_secret(push_request(
-                "default",
-                "backend",
+    let backend = vault("default", "backend");
+    // Each push, then what OpenBao holds at its key.
+    for (case, push, key, stored) in [
+        (
+            "whole Secret stored",
+            backend.push(&[("user", "u1"), ("pass", "p1")], "", "pushed/whole", "", ""),
+            "pushed/whole",
+            json!({"user": "u1", "pass": "p1"}),
+        ),
+        // The whole Secret into a property: an object under that property.
+        (
+            "whole Secret under a property",
+            backend.push(
                 &[("user", "u2"), ("pass", "p2")],
                 "",
                 "pushed/whole-property",
                 "login",
                 "",
-            ))
-            .await,
-    )?;
-    check_eq!(
-        bao.kv_get("pushed/whole-property").await?,
-        Some(json!({"login": {"user": "u2", "pass": "p2"}})),
-        "whole Secret under a property"
-    );
-    // One key into a property: merged with what is there.
-    ok(
-        "push property",
-        client
-            .store
-            .push_secret(push_request(
-                "default",
-                "backend",
+            ),
+            "pushed/whole-property",
+            json!({"login": {"user": "u2", "pass": "p2"}}),
+        ),
+        // One key into a property: merged with what is there.
+        (
+            "property merged",
+            backend.push(
                 &[("token", "t1"), ("ignored", "x")],
                 "token",
                 "pushed/whole",
                 "api-token",
                 "",
-            ))
-            .await,
-    )?;
-    check_eq!(
-        bao.kv_get("pushed/whole").await?,
-        Some(json!({"user": "u1", "pass": "p1", "api-token": "t1"})),
-        "property merged"
-    );
-    // A property of a secret that does not exist yet creates it.
-    ok(
-        "push new property",
-        client
-            .store
-            .push_secret(push_request(
-                "default",
-                "backend",
-                &[("token", "t2")],
-                "token",
-                "pushed/new",
-                "only",
-                "",
-            ))
-            .await,
-    )?;
-    check_eq!(
-        bao.kv_get("pushed/new").await?,
-        Some(json!({"only": "t2"})),
-        "new secret"
-    );
+            ),
+            "pushed/whole",
+            json!({"user": "u1", "pass": "p1", "api-token": "t1"}),
+        ),
+        // A property of a secret that does not exist yet creates it.
+        (
+            "new secret",
+            backend.push(&[("token", "t2")], "token", "pushed/new", "only", ""),
+            "pushed/new",
+            json!({"only": "t2"}),
+        ),
+    ] {
+        ok(case, client.store.push_secret(push).await)?;
+        check_eq!(bao.kv_get(key).await?, Some(stored), "{case}");
+    }
     // Pushing the same value again writes no new version.
     let versions = |body: serde_json::Value| {
         body.pointer("/data/current_version")
@@ -424,15 +325,7 @@ async fn push_secret_writes_whole_secrets_properties_and_metadata() -> TestResul
         "push same value",
         client
             .store
-            .push_secret(push_request(
-                "default",
-                "backend",
-                &[("token", "t2")],
-                "token",
-                "pushed/new",
-                "only",
-                "",
-            ))
+            .push_secret(backend.push(&[("token", "t2")], "token", "pushed/new", "only", ""))
             .await,
     )?;
     let after = versions(bao.ok(Method::GET, "secret/metadata/pushed/new", None).await?);
@@ -443,15 +336,7 @@ async fn push_secret_writes_whole_secrets_properties_and_metadata() -> TestResul
         "push JSON key",
         client
             .store
-            .push_secret(push_request(
-                "default",
-                "backend",
-                &[("config", r#"{"a":"1","b":"2"}"#)],
-                "config",
-                "pushed/json",
-                "",
-                "",
-            ))
+            .push_secret(backend.push(&[("config", r#"{"a":"1","b":"2"}"#)], "config", "pushed/json", "", ""))
             .await,
     )?;
     check_eq!(
@@ -459,107 +344,64 @@ async fn push_secret_writes_whole_secrets_properties_and_metadata() -> TestResul
         Some(json!({"a": "1", "b": "2"})),
         "JSON key"
     );
-    expect_status(
+    let message = expect_status(
         "push plain key without property",
         client
             .store
-            .push_secret(push_request(
-                "default",
-                "backend",
-                &[("plain", "not-json-value")],
-                "plain",
-                "pushed/plain",
-                "",
-                "",
-            ))
+            .push_secret(backend.push(&[("plain", "not-json-value")], "plain", "pushed/plain", "", ""))
             .await,
         Code::InvalidArgument,
         &["pushed/plain is not a JSON object", "remoteRef.property"],
-    )
-    .and_then(|message| {
-        check!(!message.contains("not-json-value"), "the value leaked: {message}");
-        Ok(())
-    })?;
+    )?;
+    check!(!message.contains("not-json-value"), "the value leaked: {message}");
     // Metadata: ESO's PushSecretMetadata shape, and a flat object; both into custom_metadata.
-    ok(
-        "push with metadata",
-        client
-            .store
-            .push_secret(push_request(
-                "default",
-                "backend",
-                &[("k", "v")],
-                "k",
-                "pushed/tagged",
-                "k",
-                r#"{"apiVersion":"kubernetes.external-secrets.io/v1alpha1","kind":"PushSecretMetadata","spec":{"customMetadata":{"owner":"team-a","env":"dev"}}}"#,
-            ))
-            .await,
-    )?;
-    let metadata = bao.ok(Method::GET, "secret/metadata/pushed/tagged", None).await?;
-    check_eq!(
-        metadata.pointer("/data/custom_metadata").cloned(),
-        Some(json!({"owner": "team-a", "env": "dev"})),
-        "custom_metadata from PushSecretMetadata"
-    );
-    ok(
-        "push with flat metadata",
-        client
-            .store
-            .push_secret(push_request(
-                "default",
-                "backend",
-                &[("k", "v")],
-                "k",
-                "pushed/flat",
-                "k",
-                r#"{"owner":"team-b"}"#,
-            ))
-            .await,
-    )?;
-    let metadata = bao.ok(Method::GET, "secret/metadata/pushed/flat", None).await?;
-    check_eq!(
-        metadata.pointer("/data/custom_metadata").cloned(),
-        Some(json!({"owner": "team-b"})),
-        "custom_metadata from a flat object"
-    );
-    // Tags written by push are found by GetAllSecrets.
-    let found = ok(
-        "find pushed tags",
-        client
-            .store
-            .get_all_secrets(find_request(
-                "default",
-                "backend",
-                "pushed/",
-                "",
-                &[("owner", "team-a")],
-            ))
-            .await,
-    )?;
-    check_eq!(
-        found.secrets.keys().cloned().collect::<Vec<_>>(),
-        vec!["pushed/tagged".to_string()],
-        "found by pushed tag"
-    );
-    expect_status(
-        "metadata with a non-string value",
-        client
-            .store
-            .push_secret(push_request(
-                "default",
-                "backend",
-                &[("k", "v")],
-                "k",
-                "pushed/flat",
-                "k",
-                r#"{"owner":1}"#,
-            ))
-            .await,
-        Code::InvalidArgument,
-        &["custom metadata owner must be a string"],
-    )?;
-    Ok(())
+    for (case, key, metadata, custom_metadata) in [
+        (
+            "custom_metadata from PushSecretMetadata",
+            "pushed/tagged",
+            r#"{"apiVersion":"kubernetes.external-secrets.io/v1alpha1","kind":"PushSecretMetadata","spec":{"customMetadata":{"owner":"team-a","env":"dev"}}}"#,
+            json!({"owner": "team-a", "env": "dev"}),
+        ),
+        (
+            "custom_metadata from a flat object",
+            "pushed/flat",
+            r#"{"owner":"team-b"}"#,
+            json!({"owner": "team-b"}),
+        ),
+    ] {
+        ok(
+            case,
+            client
+                .store
+                .push_secret(backend.push(&[("k", "v")], "k", key, "k", metadata))
+                .await,
+        )?;
+        let stored = bao.ok(Method::GET, &format!("secret/metadata/{key}"), None).await?;
+        check_eq!(
+            stored.pointer("/data/custom_metadata").cloned(),
+            Some(custom_metadata),
+            "{case}"
+        );
+    }
+    run_table(
+        &mut client,
+        [
+            // Tags written by push are found by GetAllSecrets.
+            (
+                "found by pushed tag",
+                backend.find("pushed/", "", &[("owner", "team-a")]).into(),
+                Expect::Keys(&["pushed/tagged"]),
+            ),
+            (
+                "metadata with a non-string value",
+                backend
+                    .push(&[("k", "v")], "k", "pushed/flat", "k", r#"{"owner":1}"#)
+                    .into(),
+                Expect::Status(Code::InvalidArgument, &["custom metadata owner must be a string"]),
+            ),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -567,65 +409,57 @@ async fn delete_secret_and_secret_exists() -> TestResult {
     let (bao, _running, mut client) = setup().await?;
     bao.kv_put("del/two", json!({"a": "1", "b": "2"})).await?;
     bao.kv_put("del/whole", json!({"a": "1"})).await?;
-    let mut exists = async |key: &str, property: &str| -> TestResult<bool> {
-        Ok(ok(
-            "SecretExists",
-            client
-                .store
-                .secret_exists(exists_request("default", "backend", key, property))
-                .await,
-        )?
-        .exists)
-    };
-    check!(exists("del/two", "").await?, "del/two exists");
-    check!(exists("del/two", "a").await?, "del/two property a exists");
-    check!(!exists("del/two", "c").await?, "del/two property c does not exist");
-    check!(!exists("del/none", "").await?, "del/none does not exist");
-    check!(
-        !exists("del/none", "a").await?,
-        "a property of a missing secret does not exist"
-    );
-
-    let mut delete = async |key: &str, property: &str| {
-        ok(
-            "DeleteSecret",
-            client
-                .store
-                .delete_secret(delete_request("default", "backend", key, property))
-                .await,
-        )
-    };
-    // One property of two: the other stays.
-    delete("del/two", "a").await?;
-    check_eq!(
-        bao.kv_get("del/two").await?,
-        Some(json!({"b": "2"})),
-        "property a removed"
-    );
-    // The last property: the whole secret goes, metadata and all.
-    delete("del/two", "b").await?;
-    check_eq!(bao.kv_get("del/two").await?, None, "last property removes the secret");
+    let backend = vault("default", "backend");
+    let exists = |key, property| backend.exists(key, property).into();
+    let delete = |key, property| backend.delete(key, property).into();
+    run_table(
+        &mut client,
+        [
+            ("del/two exists", exists("del/two", ""), Expect::Exists(true)),
+            (
+                "del/two property a exists",
+                exists("del/two", "a"),
+                Expect::Exists(true),
+            ),
+            (
+                "del/two property c does not exist",
+                exists("del/two", "c"),
+                Expect::Exists(false),
+            ),
+            ("del/none does not exist", exists("del/none", ""), Expect::Exists(false)),
+            (
+                "a property of a missing secret does not exist",
+                exists("del/none", "a"),
+                Expect::Exists(false),
+            ),
+        ],
+    )
+    .await?;
+    // Each delete, then what OpenBao holds at its key.
+    for (case, key, property, stored) in [
+        // One property of two: the other stays.
+        ("property a removed", "del/two", "a", Some(json!({"b": "2"}))),
+        // The last property: the whole secret goes (its metadata is checked below).
+        ("last property removes the secret", "del/two", "b", None),
+        // No property: the whole secret.
+        ("whole secret removed", "del/whole", "", None),
+    ] {
+        ok(case, client.store.delete_secret(backend.delete(key, property)).await)?;
+        check_eq!(bao.kv_get(key).await?, stored, "{case}");
+    }
     let (status, _) = bao.api(Method::GET, "secret/metadata/del/two", None).await?;
     check_eq!(status, 404, "metadata removed with the last property");
-    // No property: the whole secret.
-    delete("del/whole", "").await?;
-    check_eq!(bao.kv_get("del/whole").await?, None, "whole secret removed");
-    // Deleting what is gone is success.
-    delete("del/whole", "").await?;
-    delete("del/whole", "a").await?;
-    delete("del/never", "x").await?;
-    check!(
-        !ok(
-            "SecretExists after delete",
-            client
-                .store
-                .secret_exists(exists_request("default", "backend", "del/whole", ""))
-                .await
-        )?
-        .exists,
-        "del/whole gone"
-    );
-    Ok(())
+    run_table(
+        &mut client,
+        [
+            // Deleting what is gone is success.
+            ("delete the deleted again", delete("del/whole", ""), Expect::Ok),
+            ("delete a property of the deleted", delete("del/whole", "a"), Expect::Ok),
+            ("delete what never was", delete("del/never", "x"), Expect::Ok),
+            ("del/whole gone", exists("del/whole", ""), Expect::Exists(false)),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -664,7 +498,7 @@ async fn validate_and_capabilities() -> TestResult {
     let mut validate = async |name: &str| {
         ok(
             "Validate",
-            client.store.validate(validate_request("default", name)).await,
+            client.store.validate(vault("default", name).validate()).await,
         )
     };
     let good = validate("good").await?;
@@ -673,43 +507,30 @@ async fn validate_and_capabilities() -> TestResult {
         good.warnings.iter().any(|w| w.contains("plain http")),
         "plain http is warned about: {good:?}"
     );
-    let no_mount = validate("no-mount").await?;
-    check!(
-        !no_mount.valid && no_mount.error.contains("no secrets engine is mounted at nothing-here"),
-        "missing mount: {no_mount:?}"
-    );
-    let kv1 = validate("kv1").await?;
-    check!(!kv1.valid && kv1.error.contains("not a KV v2"), "wrong engine: {kv1:?}");
-    let bad_token = validate("bad-token").await?;
-    check!(
-        !bad_token.valid
-            && bad_token.error.contains("looking up the token")
-            && bad_token.error.contains("permission denied"),
-        "bad token: {bad_token:?}"
-    );
-    check!(
-        !bad_token.error.contains("not-a-real-token"),
-        "token leaked: {bad_token:?}"
-    );
-    let two = validate("two-auths").await?;
-    check!(
-        !two.valid && two.error.contains("both tokenSecretRef and appRole"),
-        "two auths: {two:?}"
-    );
-    let bad_server = validate("bad-server").await?;
-    check!(
-        !bad_server.valid && bad_server.error.contains("http:// or https://"),
-        "bad server: {bad_server:?}"
-    );
+    for (case, name, needles) in [
+        (
+            "missing mount",
+            "no-mount",
+            &["no secrets engine is mounted at nothing-here"][..],
+        ),
+        ("wrong engine", "kv1", &["not a KV v2"]),
+        ("bad token", "bad-token", &["looking up the token", "permission denied"]),
+        ("two auths", "two-auths", &["both tokenSecretRef and appRole"]),
+        ("bad server", "bad-server", &["http:// or https://"]),
+    ] {
+        let response = validate(name).await?;
+        check!(
+            !response.valid && needles.iter().all(|needle| response.error.contains(needle)),
+            "{case}: {response:?}"
+        );
+        check!(
+            !response.error.contains("not-a-real-token"),
+            "{case}: token leaked: {response:?}"
+        );
+    }
     let capabilities = ok(
         "Capabilities",
-        client
-            .store
-            .capabilities(wire::CapabilitiesRequest {
-                provider_ref: Some(vault_ref("default", "good")),
-                source_namespace: "default".into(),
-            })
-            .await,
+        client.store.capabilities(vault("default", "good").capabilities()).await,
     )?;
     check_eq!(
         capabilities.capabilities,
@@ -730,15 +551,7 @@ async fn concurrent_property_pushes_all_land() -> TestResult {
             let property = format!("p{i}");
             client
                 .store
-                .push_secret(push_request(
-                    "default",
-                    "backend",
-                    &[("k", &value)],
-                    "k",
-                    "race/one",
-                    &property,
-                    "",
-                ))
+                .push_secret(vault("default", "backend").push(&[("k", &value)], "k", "race/one", &property, ""))
                 .await
                 .map_err(|s| format!("writer {i}: {:?}: {}", s.code(), s.message()))
         }
@@ -758,7 +571,7 @@ async fn concurrent_property_pushes_all_land() -> TestResult {
 async fn push_secret_writes_over_a_soft_deleted_current_version() -> TestResult {
     let (bao, _running, mut client) = setup().await?;
     let push = |data: &[(&str, &str)], secret_key: &str, key: &str, property: &str| {
-        push_request("default", "backend", data, secret_key, key, property, "")
+        vault("default", "backend").push(data, secret_key, key, property, "")
     };
     // Pushed, then soft-deleted (`bao kv delete`: DELETE secret/data/<key>): the current
     // version is there, without data. Check-and-set must name it, not 0.
@@ -784,7 +597,7 @@ async fn push_secret_writes_over_a_soft_deleted_current_version() -> TestResult 
                 "GetSecret after the push",
                 client
                     .store
-                    .get_secret(get_request("default", "backend", "soft/whole", "", ""))
+                    .get_secret(vault("default", "backend").get("soft/whole", "", ""))
                     .await
             )?
             .value

@@ -1,5 +1,9 @@
 //! An in-process harness: a provider on a loopback port with real mutual TLS and
-//! fresh certificates, objects from manifests you give, and an ESO-core-like client.
+//! fresh certificates, objects from manifests you give, and an ESO-core-like client;
+//! wire requests as ESO core sends them ([`requests`]); checks that return a
+//! [`TestResult`] instead of panicking ([`check!`], [`check_eq!`], [`expect_status`],
+//! [`ok`], [`text_map`]); and calls as values for tables of cases ([`Request`],
+//! [`call`], [`Expect`], [`run_table`], [`Rpc`]).
 //!
 //! ```no_run
 //! # async fn example(provider: eso_runtime::Provider) -> eso_runtime::Result<()> {
@@ -10,8 +14,15 @@
 //! # Ok(()) }
 //! ```
 
+mod expect;
 pub mod kube_api;
 pub mod requests;
+mod rpc;
+
+pub use expect::{
+    TestError, TestResult, check, check_eq, expect_status, get, ok, pairs, structural_crds, text, text_map,
+};
+pub use rpc::{Expect, Reply, Request, Rpc, call, call_in_band, run_table};
 
 use crate::certs::CertificateSet;
 use crate::client::{ClientTls, ProviderClient};
@@ -47,6 +58,21 @@ impl TestProvider {
     /// Starts `provider` with `manifests` (YAML, several documents allowed).
     pub async fn start(provider: Provider, manifests: &str) -> Result<Self> {
         Self::start_with_grace(provider, manifests, Duration::from_secs(5)).await
+    }
+
+    /// [`start`](Self::start), and a connected client: how most tests begin.
+    ///
+    /// ```no_run
+    /// # async fn example(provider: eso_runtime::Provider) -> eso_runtime::testing::TestResult {
+    /// let (running, mut client) = eso_runtime::testing::TestProvider::start_connected(provider, "").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_connected(provider: Provider, manifests: &str) -> Result<(Self, ProviderClient)> {
+        let running = Self::start(provider, manifests)
+            .await
+            .map_err(|e| e.context("starting the provider"))?;
+        let client = running.client().await.map_err(|e| e.context("connecting the client"))?;
+        Ok((running, client))
     }
 
     /// Starts with a given shutdown grace period.

@@ -158,20 +158,15 @@ pub fn provider(echo: Echo) -> eso_runtime::Provider {
     .secret_store(Other)
 }
 
+/// GetSecret of `key` from `namespace/name` of kind `gvk`, through a SecretStore in
+/// that namespace.
 pub fn get_secret_request(
     gvk: &Gvk,
     namespace: &str,
     name: &str,
     key: &str,
 ) -> eso_runtime::proto::provider::v1::GetSecretRequest {
-    eso_runtime::proto::provider::v1::GetSecretRequest {
-        remote_ref: Some(eso_runtime::proto::provider::v1::ExternalSecretDataRemoteRef {
-            key: key.into(),
-            ..Default::default()
-        }),
-        provider_ref: Some(eso_runtime::testing::provider_ref(gvk, namespace, name)),
-        source_namespace: namespace.into(),
-    }
+    eso_runtime::testing::requests::StoreCall::new(gvk, namespace, name).get(key, "", "")
 }
 
 /// Polls `condition` every 20 ms for up to `limit`.

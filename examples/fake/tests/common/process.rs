@@ -2,9 +2,9 @@
 //! arguments) on a fresh temporary folder, connected over mTLS, stopped by SIGTERM,
 //! killed when dropped.
 
-use super::{TestResult, fake_object};
+use super::{TestResult, check, fake_object};
 use eso_runtime::client::{ClientTls, ProviderClient};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,10 +54,22 @@ impl Process {
 
     /// As [`spawn`](Self::spawn), with `RUST_LOG` set to `rust_log`.
     pub fn spawn_logging(args: &[&str], manifests: &str, rust_log: &str) -> TestResult<Self> {
+        Self::spawn_prepared(args, manifests, rust_log, |_| Ok(()))
+    }
+
+    /// As [`spawn_logging`](Self::spawn_logging), after `prepare` has added what it
+    /// wants to the manifests folder.
+    pub fn spawn_prepared(
+        args: &[&str],
+        manifests: &str,
+        rust_log: &str,
+        prepare: impl FnOnce(&Path) -> TestResult,
+    ) -> TestResult<Self> {
         let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
         let manifests_dir = dir.path().join("manifests");
         std::fs::create_dir_all(&manifests_dir).map_err(|e| format!("manifests dir: {e}"))?;
         std::fs::write(manifests_dir.join("fake.yaml"), manifests).map_err(|e| format!("manifests: {e}"))?;
+        prepare(&manifests_dir)?;
         let log = std::fs::File::create(dir.path().join("stderr.log")).map_err(|e| format!("log file: {e}"))?;
         let dev = dir.path().join("dev");
         let args: Vec<String> = args
@@ -106,6 +118,10 @@ impl Process {
         )
     }
 
+    pub fn manifests_dir(&self) -> PathBuf {
+        self.dir.path().join("manifests")
+    }
+
     pub fn client_dir(&self) -> PathBuf {
         self.dir.path().join("dev").join("client")
     }
@@ -129,13 +145,11 @@ impl Process {
                 return Err(format!(
                     "waiting for {what}: the provider exited with {status}; log:\n{}",
                     self.log()
-                ));
+                )
+                .into());
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "waiting for {what}: gave up after {PATIENCE:?}; log:\n{}",
-                    self.log()
-                ));
+                return Err(format!("waiting for {what}: gave up after {PATIENCE:?}; log:\n{}", self.log()).into());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -156,25 +170,39 @@ impl Process {
             "dev mode listens on localhost: {address}"
         );
         let tls = ClientTls::from_dir(self.client_dir()).map_err(|e| format!("client certificates: {e}"))?;
-        ProviderClient::connect(address.trim(), Some(&tls))
+        let client = ProviderClient::connect(address.trim(), Some(&tls))
             .await
-            .map_err(|e| format!("connecting to {address}: {e}; log:\n{}", self.log()))
+            .map_err(|e| format!("connecting to {address}: {e}; log:\n{}", self.log()))?;
+        Ok(client)
+    }
+
+    /// The HTTP address from the `serving` log line.
+    pub async fn http_addr(&mut self) -> TestResult<String> {
+        self.wait_for("the serving log line", |p| {
+            p.log().lines().find(|l| l.contains("serving")).and_then(|line| {
+                let start = line.find("http=")? + "http=".len();
+                line[start..].split_whitespace().next().map(str::to_string)
+            })
+        })
+        .await
     }
 
     /// Waits for the process to exit on its own.
     pub async fn exit_status(&mut self) -> TestResult<ExitStatus> {
-        let deadline = Instant::now() + PATIENCE;
+        self.exit_status_within(PATIENCE).await
+    }
+
+    /// Waits at most `patience` for the process to exit on its own.
+    pub async fn exit_status_within(&mut self, patience: Duration) -> TestResult<ExitStatus> {
+        let deadline = Instant::now() + patience;
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => return Ok(status),
                 Ok(None) if Instant::now() > deadline => {
-                    return Err(format!(
-                        "the provider did not exit within {PATIENCE:?}; log:\n{}",
-                        self.log()
-                    ));
+                    return Err(format!("the provider did not exit within {patience:?}; log:\n{}", self.log()).into());
                 }
                 Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
-                Err(e) => return Err(format!("waiting for the provider: {e}")),
+                Err(e) => return Err(format!("waiting for the provider: {e}").into()),
             }
         }
     }

