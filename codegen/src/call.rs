@@ -53,11 +53,11 @@ pub struct CallArgs {
     #[arg(long)]
     raw_value: bool,
     /// The call's deadline, sent as `grpc-timeout` (ESO core uses 30s).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = eso_runtime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = eso_runtime::util::parse_duration)]
     timeout: Duration,
     /// Retry connecting for up to this long while the provider starts (the call
     /// itself is not retried).
-    #[arg(long, value_name = "DURATION", value_parser = eso_runtime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = eso_runtime::util::parse_duration)]
     wait: Option<Duration>,
     /// Flags that fill request fields (last, so their help heading ends the list).
     #[command(flatten)]

@@ -6,7 +6,7 @@
 use crate::names;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
-use eso_runtime::certs::{CertificateSet, ESO_CLIENT_COMMON_NAME, TLS_SECRET_NAME, service_names, write_file};
+use eso_runtime::tls::issue::{CertificateSet, ESO_CLIENT_COMMON_NAME, TLS_SECRET_NAME, service_names, write_file};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -69,7 +69,7 @@ pub fn write(path: &Path, contents: &str) -> Result<()> {
     if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    eso_runtime::certs::write_file(path, contents.as_bytes(), false)
+    eso_runtime::tls::issue::write_file(path, contents.as_bytes(), false)
         .with_context(|| format!("writing {}", path.display()))
 }
 

@@ -277,17 +277,21 @@ impl Project {
         } else {
             self.name.clone()
         };
-        let (runtime_dependency, runtime_path, runtime_workspace) = match &self.runtime {
+        // `source` is what locates the crate (`path = "…"` or `version = "…"`); the
+        // tests also enable the runtime's `testing` feature, which the binary lacks.
+        let (runtime_source, runtime_path, runtime_workspace) = match &self.runtime {
             Runtime::Path { dir, .. } => {
                 let workspace = dir.parent().unwrap_or(dir);
                 (
-                    format!("{{ path = {} }}", toml_string(&dir.display().to_string())),
+                    format!("path = {}", toml_string(&dir.display().to_string())),
                     Value::from(dir.display().to_string()),
                     Value::from(workspace.display().to_string()),
                 )
             }
-            Runtime::Version(version) => (toml_string(version), Value::Null, Value::Null),
+            Runtime::Version(version) => (format!("version = {}", toml_string(version)), Value::Null, Value::Null),
         };
+        let runtime_dependency = format!("{{ {runtime_source} }}");
+        let runtime_test_dependency = format!("{{ {runtime_source}, features = [\"testing\"] }}");
         json!({
             "name": self.name,
             "crate_name": self.name.replace('-', "_"),
@@ -304,6 +308,7 @@ impl Project {
             "group": self.group,
             "api_version": format!("{}/{VERSION}", self.group),
             "runtime_dependency": runtime_dependency,
+            "runtime_test_dependency": runtime_test_dependency,
             "runtime_path": runtime_path,
             "runtime_workspace": runtime_workspace,
             "eso_gen_version": env!("CARGO_PKG_VERSION"),
@@ -702,7 +707,11 @@ pub use store::{AcmeClient, AcmeStore};
             };
             let cargo = find("Cargo.toml");
             assert!(cargo.contains("name = \"acme-vault\""), "{cargo}");
-            assert!(cargo.contains("eso-runtime = \"0.1\""), "{cargo}");
+            assert!(cargo.contains("eso-runtime = { version = \"0.1\" }"), "{cargo}");
+            assert!(
+                cargo.contains("eso-runtime = { version = \"0.1\", features = [\"testing\"] }"),
+                "the tests use the harness: {cargo}"
+            );
             assert!(cargo.contains("\n[workspace]\n"), "{cargo}");
             let dockerfile = find("Dockerfile");
             assert!(dockerfile.contains("FROM gcr.io/distroless/static-debian12:nonroot"));
@@ -733,6 +742,10 @@ pub use store::{AcmeClient, AcmeStore};
             .1;
         assert!(
             cargo.contains(r#"eso-runtime = { path = "/src/eso \"gen\"/runtime" }"#),
+            "{cargo}"
+        );
+        assert!(
+            cargo.contains(r#"eso-runtime = { path = "/src/eso \"gen\"/runtime", features = ["testing"] }"#),
             "{cargo}"
         );
         let dockerfile = &files

@@ -132,7 +132,7 @@ fn describe_json_error(error: &serde_json::Error) -> String {
             .to_string()
     } else {
         let (message, _) = text.rsplit_once(" at line ").unwrap_or((&text, ""));
-        eso_runtime::without_quoted_values(message)
+        eso_runtime::util::without_quoted_values(message)
     };
     format!("{what} at line {} column {}", error.line(), error.column())
 }

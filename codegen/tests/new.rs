@@ -357,7 +357,10 @@ fn bad_names_kinds_and_existing_folders_are_refused() -> Result<()> {
     )?;
     ensure!(output.status.success(), "{}", streams(&output));
     let manifest = std::fs::read_to_string(parent.path().join("released/Cargo.toml"))?;
-    ensure!(manifest.contains("\neso-runtime = \"0.1\"\n"), "{manifest}");
+    ensure!(
+        manifest.contains("\neso-runtime = { version = \"0.1\" }\n"),
+        "{manifest}"
+    );
     ensure!(!parent.path().join("released/Cargo.lock").exists());
     let dockerfile = std::fs::read_to_string(parent.path().join("released/Dockerfile"))?;
     ensure!(!dockerfile.contains("--from=eso-gen"), "{dockerfile}");

@@ -265,7 +265,7 @@ fn try_expand(args: TokenStream, item: TokenStream, role: Role) -> syn::Result<T
             root = #root,
             doc = #doc,
             namespaced,
-            status = "::eso_runtime::ProviderStatus",
+            status = "::eso_runtime::crd::ProviderStatus",
             schema = "disabled",
             #(#plural)*
             #(#shortnames)*

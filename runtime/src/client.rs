@@ -2,6 +2,7 @@
 //! the server certificate against `host`, pings every 10 s. Used by tests, the
 //! benchmark and `eso-gen call`.
 
+use crate::tls::CertPaths;
 use crate::{Error, Result};
 use eso_proto::generator::v1::generator_provider_client::GeneratorProviderClient;
 use eso_proto::provider::v1::secret_store_provider_client::SecretStoreProviderClient;
@@ -38,15 +39,15 @@ impl ClientTls {
     /// Reads `ca.crt`, `tls.crt` and `tls.key` from `dir` (the layout `--dev` and
     /// `eso-gen certs` write for the client).
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
-        let dir = dir.as_ref();
-        let read = |name: &str| {
-            std::fs::read(dir.join(name))
-                .map_err(|error| Error::invalid_config(format!("cannot read {}: {error}", dir.join(name).display())))
+        let paths = CertPaths::in_dir(dir);
+        let read = |path: &Path| {
+            std::fs::read(path)
+                .map_err(|error| Error::invalid_config(format!("cannot read {}: {error}", path.display())))
         };
         Ok(ClientTls {
-            ca_pem: read("ca.crt")?,
-            cert_pem: read("tls.crt")?,
-            key_pem: read("tls.key")?,
+            ca_pem: read(&paths.ca)?,
+            cert_pem: read(&paths.cert)?,
+            key_pem: read(&paths.key)?,
         })
     }
 }

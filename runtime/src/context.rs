@@ -1,9 +1,10 @@
 //! What a provider's `connect` and a generator's methods get to know about the call:
 //! the object, and a way to read credentials that the scope allows.
 
+use crate::display::bounded;
 use crate::scope::Scope;
-use crate::source::{Source, StoredObject};
-use crate::{Error, Result, SecretValue, bounded};
+use crate::source::{ObjectKey, Source, StoredObject};
+use crate::{Error, Result, SecretValue};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
@@ -21,15 +22,20 @@ pub struct SecretKeySelector {
     pub namespace: Option<String>,
 }
 
-/// The versions of the Secrets a `connect` read, so the runtime knows when to rebuild.
-pub(crate) type SecretVersions = Vec<(String, String, String)>; // namespace, name, resourceVersion
+/// A Secret a `connect` read, and the version it read, so the runtime knows when
+/// to rebuild the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SecretVersion {
+    pub secret: ObjectKey,
+    pub resource_version: String,
+}
 
 /// The call's context: the provider object and its scope.
 pub struct Ctx {
     object: Arc<StoredObject>,
     scope: Scope,
     source: Arc<dyn Source>,
-    secrets_read: Mutex<SecretVersions>,
+    secrets_read: Mutex<Vec<SecretVersion>>,
 }
 
 impl Ctx {
@@ -94,7 +100,10 @@ impl Ctx {
                 ))
             })?;
         if let Ok(mut read) = self.secrets_read.lock() {
-            read.push((namespace.clone(), secret.name.clone(), secret.resource_version.clone()));
+            read.push(SecretVersion {
+                secret: ObjectKey::new(&namespace, &secret.name),
+                resource_version: secret.resource_version.clone(),
+            });
         }
         secret.data.get(&selector.key).cloned().ok_or_else(|| {
             Error::invalid_config(format!(
@@ -107,7 +116,7 @@ impl Ctx {
         })
     }
 
-    pub(crate) fn take_secret_versions(&self) -> SecretVersions {
+    pub(crate) fn take_secret_versions(&self) -> Vec<SecretVersion> {
         self.secrets_read
             .lock()
             .map(|mut v| std::mem::take(&mut *v))

@@ -9,14 +9,14 @@
 //! long the rest was, and escapes every control character.
 //!
 //! ```
-//! use eso_runtime::bounded;
+//! use eso_runtime::util::bounded;
 //!
 //! assert_eq!(bounded("db/password").to_string(), "db/password");
 //! assert_eq!(bounded("a\nforged line").to_string(), "a\\nforged line");
 //! let long = "k".repeat(10_000);
 //! assert_eq!(
 //!     bounded(&long).to_string(),
-//!     format!("{}…(10000 bytes)", "k".repeat(eso_runtime::MAX_ECHO_CHARS))
+//!     format!("{}…(10000 bytes)", "k".repeat(eso_runtime::util::MAX_ECHO_CHARS))
 //! );
 //! ```
 

@@ -10,7 +10,7 @@
 //! constructors take descriptions, not data. Every message is kept escaped (no
 //! control character survives, so it cannot forge a log line) and at most 2,048
 //! characters long, whoever built it; echo request fields through
-//! [`bounded`](crate::bounded) so the cause stays readable.
+//! [`bounded`](crate::display::bounded) so the cause stays readable.
 
 use std::fmt;
 use tonic::{Code, Status};
@@ -86,12 +86,12 @@ impl Error {
     }
 
     /// The remote secret `key` does not exist in the backend (`NOT_FOUND`).
-    /// The key is echoed through [`bounded`](crate::bounded).
+    /// The key is echoed through [`bounded`](crate::display::bounded).
     pub fn secret_not_found(key: impl fmt::Display) -> Self {
         let key = key.to_string();
         Error::new(
             ErrorKind::SecretNotFound,
-            format!("secret {} not found", crate::bounded(&key)),
+            format!("secret {} not found", crate::display::bounded(&key)),
         )
     }
 

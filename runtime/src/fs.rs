@@ -22,7 +22,7 @@
 //! [`Stamp`] is the cheap change check from metadata, with git's "racy clean"
 //! rule for files modified too recently for their timestamps to be trusted.
 
-use crate::bounded;
+use crate::display::bounded;
 use std::fmt;
 use std::fs::{FileType, Metadata};
 use std::io::Read;

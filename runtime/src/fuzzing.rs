@@ -9,9 +9,10 @@
 //! [`find_matches`] (GetAllSecrets' query), and the gRPC handlers in
 //! [`Harness::call`].
 
-use crate::dispatch::{GeneratorAdapter, Registry, StoreAdapter};
-use crate::metrics::Metrics;
-use crate::service::{GeneratorService, Services, StoreService};
+use crate::server::Metrics;
+use crate::server::registry::Registry;
+use crate::server::service::{GeneratorService, Services, StoreService};
+use crate::server::{GeneratorAdapter, StoreAdapter};
 use crate::source::files::FilesSource;
 use crate::tls::{CertPaths, ExpectedNames, TlsMaterial, TlsReloader, check_material};
 use crate::{
@@ -167,7 +168,7 @@ impl SecretStore for FuzzStore {
                     Some(serde_json::Value::String(text)) => Ok(SecretValue::from(text.as_str())),
                     Some(_) => Err(Error::invalid_request(format!(
                         "property {} of secret {} is not a string",
-                        crate::bounded(property),
+                        crate::display::bounded(property),
                         remote.key
                     ))),
                     None => Err(not_found(&format!("{} property {}", remote.key, property))),
@@ -394,7 +395,7 @@ struct Harness {
 
 // The RPCs, in the order the first input byte picks them: the services' method
 // list (the committed corpus's first bytes depend on its order).
-use crate::metrics::METHODS;
+use crate::server::METHODS;
 
 /// What a call gave back: an error status, or the in-band texts of a response
 /// (Validate's error and warnings).
@@ -863,7 +864,7 @@ fn manifest_seeds() -> Vec<Seed> {
 }
 
 fn cert_seeds() -> Result<Vec<Seed>> {
-    use crate::certs::{CertificateAuthority, Validity};
+    use crate::tls::issue::{CertificateAuthority, Validity};
     use time::OffsetDateTime;
     let at = |unix: i64| OffsetDateTime::from_unix_timestamp(unix).map_err(|e| Error::internal(e.to_string()));
     let valid = Validity {

@@ -30,55 +30,109 @@
 //!     eso_runtime::serve!().secret_store(Echo).run().await
 //! }
 //! ```
+//!
+//! ## Where things are
+//!
+//! The crate root is the author's API: the traits ([`SecretStore`], [`Generator`],
+//! [`ProviderSpec`]), what their methods receive ([`Ctx`], [`RemoteRef`],
+//! [`FindQuery`], [`PushRequest`], …) and return ([`SecretValue`], [`Error`]), the
+//! builder ([`Provider`], [`serve!`]) and the attribute macros. The rest, by concept:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `provider.rs` | the traits an author implements, and the [`Provider`] builder |
+//! | `error.rs` | [`Error`] and [`ErrorKind`]: the one mapping from errors to gRPC codes |
+//! | `request.rs` | wire requests → [`RemoteRef`], [`FindQuery`], [`PushRequest`] (checked, bounded) |
+//! | [`scope`] | the one place for namespace rules: which namespaces a call may touch |
+//! | [`server`] | the process: listeners, the services, limits, metrics, the command line |
+//! | [`tls`] | everything about certificates: loading, self-check, hot reload, issuing ([`tls::issue`]) |
+//! | [`source`] | where provider objects and Secrets come from: Kubernetes or a folder |
+//! | [`crd`] | the CRDs of provider kinds: schemas, status, structural checks |
+//! | [`manifest`] | what a binary says about itself (`--manifest`), for `eso-gen` |
+//! | [`util`] | bounded, escaped text for errors and logs; durations and sizes |
+//! | `client` | (feature `client`) a client that calls a provider as ESO core does |
+//! | `testing` | (feature `testing`) the in-process harness for a provider's tests |
+//!
+//! ## The request path
+//!
+//! One line through the modules, the same for every RPC of both services:
+//!
+//! 1. `server/listen.rs` accepts the connection (TLS with the reloaded
+//!    certificates, the client's identity checked, HTTP/2 preface in time) and
+//!    `server/limits.rs` admits the call (in-flight and request-memory limits).
+//! 2. `server/service.rs`: the method's handler is one call of `Services::handle`,
+//!    which takes the reference and source namespace out of the message
+//!    (`server/call.rs`, `WireRequest`), describes the call for logs, and times,
+//!    counts and logs it (`server/metrics.rs`).
+//! 3. `server/call.rs` resolves it: `server/registry.rs` finds the kind from
+//!    `apiVersion` + `kind`, [`scope`] decides the namespaces from the store kind
+//!    and the object's annotations, the [`source`] finds the object.
+//! 4. `request.rs` turns the rest of the message into the author's types
+//!    ([`RemoteRef`], [`FindQuery`] — a regexp compiled on the blocking pool —,
+//!    [`PushRequest`]).
+//! 5. `server/adapters.rs` parses the object's spec, gets the backend client
+//!    from `server/client_cache.rs` (connecting once, through [`Ctx`], when the
+//!    object or a Secret it read changed) and calls the author's method;
+//!    `server/readiness.rs` records the outcome in the object's `Ready` condition.
+//! 6. The result goes back through [`Error`]'s code mapping (`error.rs`), the
+//!    response size is checked against [`server::MAX_RESPONSE_BYTES`].
 
-mod blocking;
-pub mod certs;
-mod cli;
-pub mod client;
+// The author's API: what a provider is written against (re-exported below).
 mod context;
-pub mod crd;
-mod dispatch;
-mod display;
 mod error;
-mod fs;
-#[cfg(fuzzing)]
-#[doc(hidden)]
-pub mod fuzzing;
-mod http;
 mod kind;
-pub mod limits;
-pub mod logging;
-pub mod manifest;
-pub mod metrics;
-mod poll;
-mod preface;
 mod provider;
 mod request;
-pub mod scope;
 mod secret;
-mod server;
-mod service;
+
+// Public modules for what is not written in every provider.
+pub mod crd;
+pub mod manifest;
+pub mod scope;
+pub mod server;
 pub mod source;
-pub mod testing;
 pub mod tls;
 
-pub use cli::{ServeArgs, parse_duration};
+/// Helpers for text a provider echoes or parses: request and backend strings
+/// bounded and escaped for errors and logs, quoted values stripped from backend
+/// messages, durations and byte sizes as the command line spells them.
+pub mod util {
+    pub use crate::display::{Bounded, MAX_ECHO_CHARS, bounded};
+    pub use crate::error::without_quoted_values;
+    pub use crate::units::{parse_bytes, parse_duration};
+}
+
+// Internal machinery.
+mod blocking;
+mod display;
+mod fs;
+mod lru;
+mod poll;
+mod units;
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// The cargo-fuzz entry points (`runtime/fuzz`); built with `--cfg fuzzing` and
+/// the `testing` feature only.
+#[cfg(all(fuzzing, feature = "testing"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use context::{Ctx, SecretKeySelector};
-pub use crd::{Condition, ProviderStatus};
-pub use dispatch::ClientCachePolicy;
-pub use display::{Bounded, MAX_ECHO_CHARS, bounded};
-pub use error::{Error, ErrorKind, Result, without_quoted_values};
+pub use error::{Error, ErrorKind, Result};
 pub use kind::{Gvk, ProviderSpec};
-pub use provider::{Capabilities, Generated, Generator, SecretStore};
+pub use provider::{Capabilities, Generated, Generator, Provider, ProviderInfo, SecretStore};
 pub use request::{FindQuery, PushRemoteRef, PushRequest, RemoteRef};
 pub use secret::{SecretMap, SecretValue};
-pub use server::{RunningProvider, Settings, Transport};
 
-/// Limits the server enforces.
-pub mod server_limits {
-    pub use crate::request::{MAX_REGEXP_BYTES, REGEXP_DFA_SIZE_LIMIT, REGEXP_SIZE_LIMIT};
-    pub use crate::server::MAX_RESPONSE_BYTES;
-}
+/// The attribute macros: `#[provider_spec]`, `#[generator_spec]`, `#[spec_type]`, `#[secret_store]`.
+pub use eso_macros::{generator_spec, provider_spec, secret_store, spec_type};
+
+/// The wire types, re-exported.
+pub use eso_proto as proto;
 
 /// What the macros' expansions refer to. Not a public API.
 #[doc(hidden)]
@@ -89,168 +143,4 @@ pub mod __private {
     pub use schemars;
     pub use serde;
     pub use serde_json;
-}
-
-/// The attribute macros: `#[provider_spec]`, `#[generator_spec]`, `#[spec_type]`, `#[secret_store]`.
-pub use eso_macros::{generator_spec, provider_spec, secret_store, spec_type};
-
-/// The wire types, re-exported.
-pub use eso_proto as proto;
-
-use dispatch::{GeneratorAdapter, Registry, StoreAdapter};
-use std::sync::Arc;
-
-/// Name and version of a provider binary, for `--version` and logs.
-#[derive(Debug, Clone, Copy)]
-pub struct ProviderInfo {
-    /// The crate name.
-    pub name: &'static str,
-    /// The crate version.
-    pub version: &'static str,
-}
-
-/// A provider binary: the kinds it serves. Build it with [`serve!`].
-pub struct Provider {
-    info: ProviderInfo,
-    registry: Registry,
-    errors: Vec<Error>,
-    /// Applied to every store kind at start, whenever it was set.
-    client_cache: Option<ClientCachePolicy>,
-}
-
-/// Starts building a provider named after the calling crate.
-///
-/// ```
-/// let provider = eso_runtime::serve!();
-/// ```
-#[macro_export]
-macro_rules! serve {
-    () => {
-        $crate::Provider::new($crate::ProviderInfo {
-            name: env!("CARGO_PKG_NAME"),
-            version: env!("CARGO_PKG_VERSION"),
-        })
-    };
-}
-
-impl Provider {
-    /// A provider with no kinds yet.
-    pub fn new(info: ProviderInfo) -> Self {
-        Provider {
-            info,
-            registry: Registry::default(),
-            errors: Vec::new(),
-            client_cache: None,
-        }
-    }
-
-    /// Serves a secret store kind.
-    pub fn secret_store<S: SecretStore>(mut self, store: S) -> Self {
-        if let Err(error) = self.registry.add_store(Arc::new(StoreAdapter::new(store))) {
-            self.errors.push(error);
-        }
-        self
-    }
-
-    /// Serves a generator kind.
-    pub fn generator<G: Generator>(mut self, generator: G) -> Self {
-        if let Err(error) = self.registry.add_generator(Arc::new(GeneratorAdapter(generator))) {
-            self.errors.push(error);
-        }
-        self
-    }
-
-    /// Sets how many backend clients each store kind keeps and for how long
-    /// (default: 1024, dropped after 15 minutes unused). Applies to every store
-    /// kind, registered before or after this call.
-    pub fn client_cache(mut self, policy: ClientCachePolicy) -> Self {
-        self.client_cache = Some(policy);
-        self
-    }
-
-    /// The kinds to watch in Kubernetes: every store and generator kind, with
-    /// its plural resource name.
-    pub fn watched_kinds(&self) -> Result<Vec<source::kube::WatchedKind>> {
-        let manifest = self.manifest()?;
-        Ok(manifest
-            .kinds
-            .iter()
-            .chain(&manifest.generators)
-            .map(|kind| source::kube::WatchedKind {
-                group: kind.group.clone(),
-                version: kind.version.clone(),
-                kind: kind.kind.clone(),
-                plural: kind.plural.clone(),
-            })
-            .collect())
-    }
-
-    /// The provider's name and version.
-    pub fn info(&self) -> ProviderInfo {
-        self.info
-    }
-
-    /// The secret store kinds served.
-    pub fn store_kinds(&self) -> Vec<Gvk> {
-        self.registry.store_kinds()
-    }
-
-    /// The generator kinds served.
-    pub fn generator_kinds(&self) -> Vec<Gvk> {
-        self.registry.generator_kinds()
-    }
-
-    /// The provider manifest: kinds, CRDs, capabilities, permissions, ports.
-    pub fn manifest(&self) -> Result<manifest::Manifest> {
-        manifest::build(self.info, &self.registry)
-    }
-
-    /// Starts serving with explicit settings and source (tests, embedding).
-    pub async fn start(self, settings: Settings, source: Arc<dyn source::Source>) -> Result<RunningProvider> {
-        if let Some(error) = self.errors.into_iter().next() {
-            return Err(error);
-        }
-        if self.registry.store_kinds().is_empty() && self.registry.generator_kinds().is_empty() {
-            return Err(Error::invalid_config(
-                "the provider serves no kinds: add .secret_store(…) or .generator(…)",
-            ));
-        }
-        if let Some(policy) = self.client_cache {
-            for store in self.registry.stores() {
-                store.set_client_cache_policy(policy);
-            }
-        }
-        server::start(self.registry, source, settings).await
-    }
-
-    /// Parses the command line and environment, serves until SIGTERM or SIGINT,
-    /// drains in-flight calls, and returns the process exit code.
-    pub async fn run(self) -> std::process::ExitCode {
-        use clap::{CommandFactory, FromArgMatches};
-        let command = cli::Cli::command().name(self.info.name).version(self.info.version);
-        let cli = match cli::Cli::from_arg_matches(&command.get_matches()) {
-            Ok(cli) => cli,
-            Err(error) => error.exit(),
-        };
-        let result = match cli.command {
-            Some(cli::Command::Manifest) => self.manifest().and_then(|m| m.to_json()).map(|json| println!("{json}")),
-            Some(cli::Command::Crds) => self.manifest().and_then(|m| m.crds_yaml()).map(|yaml| print!("{yaml}")),
-            Some(cli::Command::Serve(args)) => self.serve_with(*args).await,
-            None => self.serve_with(cli.serve).await,
-        };
-        match result {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(error) => {
-                tracing::error!(%error, "provider failed");
-                eprintln!("error: {error}");
-                std::process::ExitCode::FAILURE
-            }
-        }
-    }
-
-    async fn serve_with(self, args: ServeArgs) -> Result<()> {
-        logging::init(args.log_format, self.info.name);
-        tracing::info!(name = self.info.name, version = self.info.version, "starting");
-        cli::serve(self, args).await
-    }
 }

@@ -8,7 +8,7 @@
 //! versions of this crate, so a field is only ever added, and only as optional.
 
 use crate::crd::{CustomResourceDefinition, check_structural};
-use crate::dispatch::Registry;
+use crate::server::registry::Registry;
 use crate::{Error, Gvk, ProviderInfo, Result};
 use serde::{Deserialize, Serialize};
 

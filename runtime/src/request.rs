@@ -1,7 +1,8 @@
 //! What a provider method receives: requests in our own types, checked and with
 //! empty wire strings turned into `None`.
 
-use crate::{Error, Result, SecretMap, SecretValue, bounded};
+use crate::display::bounded;
+use crate::{Error, Result, SecretMap, SecretValue};
 use eso_proto::provider::v1 as wire;
 use std::collections::BTreeMap;
 use std::time::Instant;

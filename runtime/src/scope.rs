@@ -17,7 +17,8 @@
 //! asked for credentials on a call without `source_namespace` (cluster store
 //! validation), which Validate reports in-band.
 
-use crate::{Error, Result, bounded};
+use crate::display::bounded;
+use crate::{Error, Result};
 use std::collections::BTreeMap;
 
 /// The annotation on a provider object that sets a cluster store's authentication scope.

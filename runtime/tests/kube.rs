@@ -9,13 +9,14 @@
 mod common;
 
 use common::{Echo, get_secret_request, http_get, provider, wait_for, wait_for_async};
+use eso_runtime::Gvk;
 use eso_runtime::client::ProviderClient;
 use eso_runtime::proto::provider::v1 as wire;
+use eso_runtime::server::ClientCachePolicy;
 use eso_runtime::source::kube::{KubeSettings, KubeSource, StatusPolicy, WatchScope};
 use eso_runtime::source::{Source, files::FilesSource};
 use eso_runtime::testing::TestProvider;
 use eso_runtime::testing::kube_api::FakeApiServer;
-use eso_runtime::{ClientCachePolicy, Gvk};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -10,7 +10,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use eso_runtime::client::{ProviderClient, with_deadline};
-use eso_runtime::limits::Limits;
+use eso_runtime::server::Limits;
 use eso_runtime::testing::TestProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};

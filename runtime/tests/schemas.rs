@@ -57,7 +57,7 @@ pub struct Keyed {
     version = "v1",
     kind = "Tricky",
     namespaced,
-    status = "eso_runtime::ProviderStatus",
+    status = "eso_runtime::crd::ProviderStatus",
     schema = "disabled",
     crates(
         kube_core = "::eso_runtime::__private::kube_core",

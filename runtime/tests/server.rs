@@ -528,7 +528,7 @@ impl eso_runtime::source::Source for OneObject {
 
 #[tokio::test]
 async fn responses_larger_than_esos_4_mib_limit_fail_clearly() {
-    let big = "x".repeat(eso_runtime::server_limits::MAX_RESPONSE_BYTES + 1);
+    let big = "x".repeat(eso_runtime::server::MAX_RESPONSE_BYTES + 1);
     let object = eso_runtime::source::StoredObject {
         api_version: ECHO.api_version(),
         kind: ECHO.kind.to_string(),
@@ -570,10 +570,10 @@ async fn plaintext_serves_only_when_asked_for() {
     )
     .unwrap();
     let source = std::sync::Arc::new(eso_runtime::source::files::FilesSource::load(manifests.path()).unwrap());
-    let settings = eso_runtime::Settings {
+    let settings = eso_runtime::server::Settings {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
-        transport: eso_runtime::Transport::InsecurePlaintext,
+        transport: eso_runtime::server::Transport::InsecurePlaintext,
         reload_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),
         shutdown_delay: Duration::ZERO,

@@ -6,9 +6,9 @@
 mod common;
 
 use common::*;
-use eso_runtime::certs::{CertificateAuthority, KeyedCertificate, Validity, write_file};
 use eso_runtime::client::{ClientTls, ProviderClient};
 use eso_runtime::testing::TestProvider;
+use eso_runtime::tls::issue::{CertificateAuthority, KeyedCertificate, Validity, write_file};
 use eso_runtime::tls::{CertPaths, ExpectedNames, TlsMaterial, check_material};
 use std::path::Path;
 use std::sync::Arc;
@@ -375,7 +375,7 @@ fn the_self_check_explains_each_problem() {
     let ca =
         CertificateAuthority::generate("ca", Validity::starting_now(Duration::from_secs(365 * 24 * 3600))).unwrap();
     let service = ExpectedNames::for_service("provider-fake", "eso", "cluster.local");
-    let all_names = eso_runtime::certs::service_names("provider-fake", "eso", "cluster.local");
+    let all_names = eso_runtime::tls::issue::service_names("provider-fake", "eso", "cluster.local");
     let good = ca
         .issue_server(&all_names, Validity::starting_now(Duration::from_secs(90 * 24 * 3600)))
         .unwrap();
@@ -448,13 +448,13 @@ async fn a_provider_with_unusable_certificates_does_not_start() {
     let ca = CertificateAuthority::generate("ca", one_day()).unwrap();
     let other = CertificateAuthority::generate("other", one_day()).unwrap();
     let cert = other.issue_server(&names(), one_day()).unwrap();
-    eso_runtime::certs::write_tls_dir(dir.path(), ca.cert_pem(), &cert).unwrap();
+    eso_runtime::tls::issue::write_tls_dir(dir.path(), ca.cert_pem(), &cert).unwrap();
     let manifests = tempfile::tempdir().unwrap();
     let source = Arc::new(eso_runtime::source::files::FilesSource::load(manifests.path()).unwrap());
-    let settings = eso_runtime::Settings {
+    let settings = eso_runtime::server::Settings {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
-        transport: eso_runtime::Transport::MutualTls {
+        transport: eso_runtime::server::Transport::MutualTls {
             paths: CertPaths::in_dir(dir.path()),
             expected: ExpectedNames::default(),
             allowed_clients: Vec::new(),
@@ -476,18 +476,18 @@ async fn a_provider_with_unusable_certificates_does_not_start() {
 #[tokio::test]
 async fn allowed_client_names_pin_the_callers_identity() {
     let dir = tempfile::tempdir().unwrap();
-    let set = eso_runtime::certs::CertificateSet::generate(&names()).unwrap();
+    let set = eso_runtime::tls::issue::CertificateSet::generate(&names()).unwrap();
     set.write(dir.path()).unwrap();
     let manifests = tempfile::tempdir().unwrap();
     std::fs::write(manifests.path().join("o.yaml"), echo_object("default", "e", "{a: b}")).unwrap();
     let source = Arc::new(eso_runtime::source::files::FilesSource::load(manifests.path()).unwrap());
-    let settings = eso_runtime::Settings {
+    let settings = eso_runtime::server::Settings {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
-        transport: eso_runtime::Transport::MutualTls {
+        transport: eso_runtime::server::Transport::MutualTls {
             paths: CertPaths::in_dir(dir.path().join("server")),
             expected: ExpectedNames::default(),
-            allowed_clients: vec![eso_runtime::certs::ESO_CLIENT_COMMON_NAME.to_string()],
+            allowed_clients: vec![eso_runtime::tls::issue::ESO_CLIENT_COMMON_NAME.to_string()],
         },
         reload_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),

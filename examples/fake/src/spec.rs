@@ -61,7 +61,7 @@ impl FakeSpec {
     pub fn latency(&self) -> Result<Duration> {
         match &self.latency {
             None => Ok(Duration::ZERO),
-            Some(text) => eso_runtime::parse_duration(text)
+            Some(text) => eso_runtime::util::parse_duration(text)
                 .map_err(|error| Error::invalid_config(format!("spec.latency: {error}"))),
         }
     }

@@ -10,8 +10,8 @@ mod common;
 use common::process::Process;
 use common::*;
 use eso_runtime::client::{ProviderClient, with_deadline};
+use eso_runtime::testing::files::{mkfifo, symlink};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -23,20 +23,6 @@ const CALL_PATIENCE: Duration = Duration::from_secs(5);
 
 fn manifests() -> String {
     fake_object("default", "fake", "  data:\n    - key: hello\n      value: world")
-}
-
-fn mkfifo(path: &Path) -> TestResult {
-    let status = Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .map_err(|e| format!("running mkfifo: {e}"))?;
-    check!(status.success(), "mkfifo {} failed: {status}", path.display());
-    Ok(())
-}
-
-fn symlink(target: impl AsRef<Path>, link: &Path) -> TestResult {
-    std::os::unix::fs::symlink(target.as_ref(), link).map_err(|e| format!("symlink {}: {e}", link.display()))?;
-    Ok(())
 }
 
 /// Symlink loops: the folder itself, and a subfolder's parent.

@@ -102,7 +102,7 @@ async fn a_regexp_that_compiles_too_big_is_invalid_argument_naming_the_limit() -
     check!(
         status
             .message()
-            .contains(&eso_runtime::server_limits::REGEXP_SIZE_LIMIT.to_string()),
+            .contains(&eso_runtime::server::REGEXP_SIZE_LIMIT.to_string()),
         "names the limit: {}",
         status.message()
     );

@@ -8,9 +8,9 @@
 mod common;
 
 use common::TestResult;
-use eso_runtime::certs::CertificateSet;
 use eso_runtime::client::{ClientTls, ProviderClient};
 use eso_runtime::testing::kube_api::FakeApiServer;
+use eso_runtime::tls::issue::CertificateSet;
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -11,7 +11,8 @@
 
 use crate::key::key_problem;
 use crate::spec::Connection;
-use eso_runtime::{Ctx, Error, Result, SecretValue, bounded, without_quoted_values};
+use eso_runtime::util::{bounded, without_quoted_values};
+use eso_runtime::{Ctx, Error, Result, SecretValue};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;

@@ -22,7 +22,8 @@
 //! are percent-encoded into the key's own segment (see [`crate::api_url`]) and reach
 //! Vault as part of the key, never as a query, a fragment or another segment.
 
-use eso_runtime::{Error, Result, bounded};
+use eso_runtime::util::bounded;
+use eso_runtime::{Error, Result};
 use std::fmt;
 
 /// The longest key (or path) accepted, in bytes: even fully percent-encoded (three
@@ -31,7 +32,7 @@ use std::fmt;
 pub const MAX_KEY_BYTES: usize = 2048;
 
 /// How many characters of a refused key its error message echoes (escaped, through
-/// [`eso_runtime::bounded`]): the message says where the problem is, so the key need
+/// [`eso_runtime::util::bounded`]): the message says where the problem is, so the key need
 /// not be shown whole, and the message stays under 1 KiB whatever the key holds.
 const ECHO_CHARS: usize = 80;
 

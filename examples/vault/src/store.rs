@@ -8,8 +8,9 @@
 use crate::client::{Answer, ApiPath, VaultClient, api_path, kv_path, route_error};
 use crate::key::{check_key, check_key_prefix, key_problem};
 use crate::spec::VaultSpec;
+use eso_runtime::util::bounded;
 use eso_runtime::{
-    Ctx, Error, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore, SecretValue, bounded,
+    Ctx, Error, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore, SecretValue,
 };
 use futures::StreamExt;
 use reqwest::Method;
@@ -81,7 +82,7 @@ fn property<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 const ECHO_CHARS: usize = 120;
 
 /// A request-controlled string for a message: bounded and escaped.
-fn shown(text: &str) -> eso_runtime::Bounded<'_> {
+fn shown(text: &str) -> eso_runtime::util::Bounded<'_> {
     bounded(text).at_most(ECHO_CHARS)
 }
 
@@ -102,7 +103,7 @@ impl VaultKv {
     }
 
     /// The mount, for messages.
-    fn mount(&self) -> eso_runtime::Bounded<'_> {
+    fn mount(&self) -> eso_runtime::util::Bounded<'_> {
         shown(&self.mount)
     }
 

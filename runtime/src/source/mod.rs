@@ -10,7 +10,8 @@ mod status;
 
 pub use status::ReadyState;
 
-use crate::{Gvk, ProviderStatus, Result, SecretValue};
+use crate::crd::ProviderStatus;
+use crate::{Gvk, Result, SecretValue};
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -51,6 +52,58 @@ impl StoredObject {
                 (Some(mine), Some(theirs)) => mine == theirs,
                 _ => self.resource_version == other.resource_version,
             }
+    }
+}
+
+impl StoredObject {
+    /// Stands for an object that is gone (a generator's, at Cleanup): its kind,
+    /// namespace and name, no UID, spec `null`.
+    pub(crate) fn absent(gvk: &Gvk, namespace: &str, name: &str) -> Self {
+        StoredObject {
+            api_version: gvk.api_version(),
+            kind: gvk.kind.to_string(),
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            uid: String::new(),
+            resource_version: String::new(),
+            generation: None,
+            annotations: BTreeMap::new(),
+            spec: serde_json::Value::Null,
+            status: ProviderStatus::default(),
+        }
+    }
+}
+
+/// Where a namespaced object is: namespace and name (the key of every cache of
+/// objects and Secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ObjectKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub(crate) fn new(namespace: &str, name: &str) -> Self {
+        ObjectKey {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// Compared with borrowed parts, allocating nothing.
+    pub(crate) fn is(&self, namespace: &str, name: &str) -> bool {
+        self.namespace == namespace && self.name == name
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            crate::display::bounded(&self.namespace),
+            crate::display::bounded(&self.name)
+        )
     }
 }
 

@@ -2,7 +2,8 @@
 //! what the last Validate or `connect` found, and compared with what the object
 //! already says so that status is written only when something changed.
 
-use crate::{Condition, ProviderStatus};
+use crate::crd::Condition;
+use crate::crd::ProviderStatus;
 
 /// The condition type the runtime owns.
 pub const READY: &str = "Ready";

@@ -34,10 +34,42 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-/// A resource type: `("", "v1", "secrets")` or `("provider.external-secrets.io", "v2alpha1", "fakes")`.
-type Resource = (String, String, String);
-/// `(resource, namespace, name)`.
-type ObjectKey = (Resource, String, String);
+/// A resource type: `secrets` in the core group `v1`, or `fakes` in
+/// `provider.external-secrets.io/v2alpha1`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Resource {
+    /// Empty for the core group.
+    group: String,
+    version: String,
+    plural: String,
+}
+
+/// Where an object is stored: its resource type, namespace (empty for
+/// cluster-scoped objects) and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ObjectKey {
+    resource: Resource,
+    namespace: String,
+    name: String,
+}
+
+impl ObjectKey {
+    fn new(resource: Resource, namespace: &str, name: &str) -> Self {
+        ObjectKey {
+            resource,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+/// What [`FakeApiServer::forbid`] refused: a resource (or `resource/status`) in
+/// a namespace (empty: cluster-wide requests).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Forbidden {
+    resource: String,
+    namespace: String,
+}
 
 /// One request the server received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +109,7 @@ struct Store {
     history: Vec<Event>,
     /// Watches from at or below this version get 410 Gone.
     compacted: u64,
-    forbidden: HashSet<(String, String)>,
+    forbidden: HashSet<Forbidden>,
 }
 
 struct Shared {
@@ -209,7 +241,7 @@ impl FakeApiServer {
         let resource = resource_of(&api_version, plural);
         let mut store = self.shared.store()?;
         store.kinds.insert(resource.clone(), kind);
-        let key = (resource.clone(), namespace.clone(), name.clone());
+        let key = ObjectKey::new(resource, &namespace, &name);
         let previous = store.objects.get(&key).cloned();
         let (uid, generation) = match &previous {
             Some(previous) => {
@@ -241,7 +273,7 @@ impl FakeApiServer {
     /// Deletes an object; returns whether it existed.
     pub fn delete(&self, api_version: &str, plural: &str, namespace: &str, name: &str) -> Result<bool> {
         let resource = resource_of(api_version, plural);
-        let key = (resource, namespace.to_string(), name.to_string());
+        let key = ObjectKey::new(resource, namespace, name);
         let mut store = self.shared.store()?;
         let Some(object) = store.objects.remove(&key) else {
             return Ok(false);
@@ -251,9 +283,9 @@ impl FakeApiServer {
         let mut object = object;
         object["metadata"]["resourceVersion"] = json!(version.to_string());
         let event = Event {
-            resource: key.0,
-            namespace: key.1,
-            name: key.2,
+            resource: key.resource,
+            namespace: key.namespace,
+            name: key.name,
             kind: "DELETED",
             object,
             resource_version: version,
@@ -265,30 +297,26 @@ impl FakeApiServer {
 
     /// The stored object, if any.
     pub fn get(&self, api_version: &str, plural: &str, namespace: &str, name: &str) -> Result<Option<Value>> {
-        let key = (
-            resource_of(api_version, plural),
-            namespace.to_string(),
-            name.to_string(),
-        );
+        let key = ObjectKey::new(resource_of(api_version, plural), namespace, name);
         Ok(self.shared.store()?.objects.get(&key).cloned())
     }
 
     /// Answers 403 to every request for `plural` (or a subresource: `echos/status`)
     /// in `namespace` (`""`: cluster-wide requests).
     pub fn forbid(&self, plural: &str, namespace: &str) -> Result<()> {
-        self.shared
-            .store()?
-            .forbidden
-            .insert((plural.to_string(), namespace.to_string()));
+        self.shared.store()?.forbidden.insert(Forbidden {
+            resource: plural.to_string(),
+            namespace: namespace.to_string(),
+        });
         Ok(())
     }
 
     /// Lifts a [`forbid`](Self::forbid).
     pub fn allow(&self, plural: &str, namespace: &str) -> Result<()> {
-        self.shared
-            .store()?
-            .forbidden
-            .remove(&(plural.to_string(), namespace.to_string()));
+        self.shared.store()?.forbidden.remove(&Forbidden {
+            resource: plural.to_string(),
+            namespace: namespace.to_string(),
+        });
         Ok(())
     }
 
@@ -348,9 +376,9 @@ impl Store {
         object["metadata"]["resourceVersion"] = json!(version.to_string());
         self.objects.insert(key.clone(), object.clone());
         let event = Event {
-            resource: key.0,
-            namespace: key.1,
-            name: key.2,
+            resource: key.resource,
+            namespace: key.namespace,
+            name: key.name,
             kind,
             object: object.clone(),
             resource_version: version,
@@ -363,8 +391,16 @@ impl Store {
 
 fn resource_of(api_version: &str, plural: &str) -> Resource {
     match api_version.split_once('/') {
-        Some((group, version)) => (group.to_string(), version.to_string(), plural.to_string()),
-        None => (String::new(), api_version.to_string(), plural.to_string()),
+        Some((group, version)) => Resource {
+            group: group.to_string(),
+            version: version.to_string(),
+            plural: plural.to_string(),
+        },
+        None => Resource {
+            group: String::new(),
+            version: api_version.to_string(),
+            plural: plural.to_string(),
+        },
     }
 }
 
@@ -395,7 +431,11 @@ fn parse_path(path: &str) -> Option<Target> {
         _ => return None,
     };
     Some(Target {
-        resource: (group, version, plural.to_string()),
+        resource: Resource {
+            group,
+            version,
+            plural: plural.to_string(),
+        },
         namespace,
         name,
         status,
@@ -425,10 +465,10 @@ fn json_response(body: &Value) -> Response {
 }
 
 fn api_version_of(resource: &Resource) -> String {
-    if resource.0.is_empty() {
-        resource.1.clone()
+    if resource.group.is_empty() {
+        resource.version.clone()
     } else {
-        format!("{}/{}", resource.0, resource.1)
+        format!("{}/{}", resource.group, resource.version)
     }
 }
 
@@ -482,14 +522,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             );
         }
     };
-    let plural = &target.resource.2;
+    let plural = &target.resource.plural;
     let subresource = if target.status { "/status" } else { "" };
     let forbidden = shared
         .store
         .lock()
         .map(|s| {
-            s.forbidden
-                .contains(&(format!("{plural}{subresource}"), target.namespace.clone()))
+            s.forbidden.contains(&Forbidden {
+                resource: format!("{plural}{subresource}"),
+                namespace: target.namespace.clone(),
+            })
         })
         .unwrap_or(false);
     if forbidden {
@@ -503,7 +545,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             "Forbidden",
             format!(
                 "{plural}{subresource} is forbidden: User \"system:serviceaccount:providers:provider\" cannot {verb} resource \"{plural}{subresource}\" in API group \"{}\" {place}",
-                target.resource.0
+                target.resource.group
             ),
         );
     }
@@ -532,11 +574,20 @@ fn list(shared: &Shared, target: &Target, field_selector: Option<&str>) -> Respo
     let items: Vec<Value> = store
         .objects
         .iter()
-        .filter(|((resource, namespace, name), _)| {
-            resource == &target.resource
-                && (target.namespace.is_empty() || namespace == &target.namespace)
-                && field_matches(field_selector, namespace, name)
-        })
+        .filter(
+            |(
+                ObjectKey {
+                    resource,
+                    namespace,
+                    name,
+                },
+                _,
+            )| {
+                resource == &target.resource
+                    && (target.namespace.is_empty() || namespace == &target.namespace)
+                    && field_matches(field_selector, namespace, name)
+            },
+        )
         .map(|(_, object)| object.clone())
         .collect();
     let kind = store.kinds.get(&target.resource).cloned().unwrap_or_default();
@@ -552,13 +603,13 @@ fn get(shared: &Shared, target: &Target) -> Response {
     let Some(name) = &target.name else {
         return status_response(StatusCode::BAD_REQUEST, "BadRequest", "no name".into());
     };
-    let key = (target.resource.clone(), target.namespace.clone(), name.clone());
+    let key = ObjectKey::new(target.resource.clone(), &target.namespace, name);
     match shared.store.lock().ok().and_then(|s| s.objects.get(&key).cloned()) {
         Some(object) => json_response(&object),
         None => status_response(
             StatusCode::NOT_FOUND,
             "NotFound",
-            format!("{} \"{name}\" not found", target.resource.2),
+            format!("{} \"{name}\" not found", target.resource.plural),
         ),
     }
 }
@@ -600,12 +651,12 @@ fn patch_status(shared: &Shared, target: &Target, body: &Bytes, field_manager: O
             "lock poisoned".into(),
         );
     };
-    let key = (target.resource.clone(), target.namespace.clone(), name.clone());
+    let key = ObjectKey::new(target.resource.clone(), &target.namespace, name);
     let Some(mut object) = store.objects.get(&key).cloned() else {
         return status_response(
             StatusCode::NOT_FOUND,
             "NotFound",
-            format!("{} \"{name}\" not found", target.resource.2),
+            format!("{} \"{name}\" not found", target.resource.plural),
         );
     };
     if let Some(uid) = patch["metadata"]["uid"].as_str()
@@ -616,7 +667,7 @@ fn patch_status(shared: &Shared, target: &Target, body: &Bytes, field_manager: O
             "Conflict",
             format!(
                 "Operation cannot be fulfilled on {} \"{name}\": the UID in the precondition ({uid}) does not match the UID in record",
-                target.resource.2
+                target.resource.plural
             ),
         );
     }

@@ -15,6 +15,7 @@
 //! ```
 
 mod expect;
+pub mod files;
 pub mod kube_api;
 pub mod requests;
 mod rpc;
@@ -24,13 +25,14 @@ pub use expect::{
 };
 pub use rpc::{Expect, Reply, Request, Rpc, call, call_in_band, run_table};
 
-use crate::certs::CertificateSet;
 use crate::client::{ClientTls, ProviderClient};
-use crate::limits::Limits;
+use crate::server::Limits;
+use crate::server::RunningProvider;
 use crate::server::{Settings, Transport};
 use crate::source::files::FilesSource;
+use crate::tls::issue::CertificateSet;
 use crate::tls::{CertPaths, ExpectedNames};
-use crate::{Error, Gvk, Provider, Result, RunningProvider};
+use crate::{Error, Gvk, Provider, Result};
 use eso_proto::generator::v1::GeneratorRef;
 use eso_proto::provider::v1::ProviderReference;
 use std::net::SocketAddr;
@@ -187,7 +189,7 @@ impl TestProvider {
                 "test harness: this provider was started with another source than manifests",
             ));
         };
-        crate::certs::write_file(&self.manifests_dir().join("objects.yaml"), manifests.as_bytes(), false)
+        crate::tls::issue::write_file(&self.manifests_dir().join("objects.yaml"), manifests.as_bytes(), false)
             .map_err(io)?;
         source.reload()?;
         Ok(())
@@ -237,4 +239,11 @@ pub fn generator_ref(gvk: &Gvk, namespace: &str, name: &str) -> GeneratorRef {
         name: name.to_string(),
         namespace: namespace.to_string(),
     }
+}
+
+/// Installs the log subscriber a provider binary installs (text lines on stderr,
+/// `RUST_LOG` or the binary's default filter); for benchmarks and tests that
+/// should log as a deployed provider does. Does nothing if one is installed.
+pub fn install_provider_logging(crate_name: &str) {
+    crate::server::logging::init(crate::server::logging::LogFormat::Text, crate_name);
 }

@@ -2,11 +2,11 @@
 //! what is wrong and what to do, instead of a client later seeing "certificate
 //! signed by unknown authority" or "certificate is valid for …".
 
-use super::{TlsError, TlsMaterial, crypto_provider};
+use super::{TlsError, TlsMaterial, crypto_provider, subject_alt_names, trust_anchors};
+use rustls::CertificateError;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{CertificateError, RootCertStore};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -55,24 +55,7 @@ struct Leaf {
 fn describe_leaf(der: &[u8], what: &str) -> Result<Leaf, TlsError> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|error| TlsError(format!("{what} is not a valid X.509 certificate: {error}")))?;
-    let mut names = Vec::new();
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for name in &san.value.general_names {
-            match name {
-                x509_parser::extensions::GeneralName::DNSName(dns) => names.push(dns.to_string()),
-                x509_parser::extensions::GeneralName::IPAddress(ip) => match ip.len() {
-                    4 => names.push(std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]).to_string()),
-                    16 => {
-                        let mut octets = [0u8; 16];
-                        octets.copy_from_slice(ip);
-                        names.push(std::net::Ipv6Addr::from(octets).to_string());
-                    }
-                    _ => {}
-                },
-                _ => {}
-            }
-        }
-    }
+    let names = subject_alt_names(&cert).iter().map(ToString::to_string).collect();
     Ok(Leaf {
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
@@ -140,14 +123,7 @@ pub fn check_material(
         ));
     }
 
-    let mut roots = RootCertStore::empty();
-    for ca in &material.ca {
-        roots.add(ca.clone()).map_err(|error| {
-            TlsError(format!(
-                "ca.crt holds a certificate that cannot be a trust anchor: {error}"
-            ))
-        })?;
-    }
+    let roots = trust_anchors(material.ca.iter().cloned())?;
     let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
         .map_err(|error| TlsError(format!("ca.crt cannot verify certificates: {error}")))?;

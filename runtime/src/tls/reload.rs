@@ -10,9 +10,9 @@
 //! failed reload, like a set that does not parse.
 
 use super::material::read;
-use super::{CertPaths, ExpectedNames, TlsError, TlsMaterial, check_material, crypto_provider};
+use super::{CertPaths, ExpectedNames, TlsError, TlsMaterial, check_material, crypto_provider, trust_anchors};
 use crate::fs::{FileError, Stamp};
-use crate::metrics::Metrics;
+use crate::server::Metrics;
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
@@ -76,10 +76,7 @@ fn read_set(paths: &CertPaths) -> SetRead {
 
 fn server_config(material: TlsMaterial) -> Result<ServerConfig, TlsError> {
     let provider = crypto_provider();
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in material.ca {
-        roots.add(ca).map_err(|error| TlsError(format!("ca.crt: {error}")))?;
-    }
+    let roots = trust_anchors(material.ca)?;
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
         .build()
         .map_err(|error| TlsError(format!("ca.crt cannot verify client certificates: {error}")))?;
@@ -195,7 +192,10 @@ impl TlsReloader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certs::{CertificateSet, write_tls_dir};
+    use crate::testing::files::{mkfifo, sparse, symlink, tempdir, within, write};
+    use crate::testing::{TestResult, check, check_eq};
+    use crate::tls::issue::{CertificateSet, write_tls_dir};
+    use std::path::Path;
 
     fn age(path: &std::path::Path) {
         let aged = std::fs::File::options()
@@ -247,6 +247,139 @@ mod tests {
         assert!(!unchanged(&reloader), "a rewrite changes the change time");
         assert_eq!(reloader.reload_if_changed(), Ok(false), "same contents: no reload");
         assert!(unchanged(&reloader));
+        Ok(())
+    }
+
+    // ---- hostile certificate folders (someone who controls the folder) ----------
+
+    /// A certificate folder with a good set, and the reloader's inputs.
+    struct Certs {
+        dir: tempfile::TempDir,
+        set: CertificateSet,
+    }
+
+    impl Certs {
+        fn new() -> TestResult<Self> {
+            let dir = tempdir()?;
+            let set = CertificateSet::generate(&["localhost".to_string()])?;
+            write_tls_dir(dir.path(), set.authority.cert_pem(), &set.server)?;
+            Ok(Certs { dir, set })
+        }
+
+        fn path(&self, name: &str) -> std::path::PathBuf {
+            self.dir.path().join(name)
+        }
+
+        /// Replaces `name` with whatever `make` creates at its path.
+        fn replace(&self, name: &str, make: impl FnOnce(&Path) -> TestResult) -> TestResult {
+            let path = self.path(name);
+            std::fs::remove_file(&path).map_err(|error| format!("removing {name}: {error}"))?;
+            make(&path)
+        }
+
+        /// Loads the folder on a thread of its own: an error if it hangs, else the load's result.
+        fn load(&self, metrics: &Arc<Metrics>) -> TestResult<Result<TlsReloader, String>> {
+            let paths = CertPaths::in_dir(self.dir.path());
+            let metrics = Arc::clone(metrics);
+            within("TlsReloader::load", move || {
+                TlsReloader::load(paths, ExpectedNames::default(), metrics)
+                    .map(|(reloader, _)| reloader)
+                    .map_err(|error| error.to_string())
+            })
+        }
+    }
+
+    fn reload_certs(reloader: &Arc<TlsReloader>) -> TestResult<Result<bool, String>> {
+        let reloader = Arc::clone(reloader);
+        within("TlsReloader::reload_if_changed", move || {
+            reloader.reload_if_changed().map_err(|error| error.to_string())
+        })
+    }
+
+    /// Which file, what to put at its path, and what the error must say.
+    type Hostile = (&'static str, fn(&Path) -> TestResult, &'static str);
+
+    #[test]
+    fn hostile_certificate_files_are_refused_at_load() -> TestResult {
+        let cases: [Hostile; 3] = [
+            ("tls.crt", mkfifo, "tls.crt is a FIFO (named pipe), not a regular file"),
+            (
+                "ca.crt",
+                |path| symlink("/dev/zero", path),
+                "ca.crt is a character device, not a regular file",
+            ),
+            (
+                "tls.key",
+                |path| sparse(path, 500 << 20),
+                "tls.key is larger than the 1 MiB limit for one file",
+            ),
+        ];
+        for (name, make, expected) in cases {
+            let certs = Certs::new()?;
+            certs.replace(name, make)?;
+            match certs.load(&Arc::new(Metrics::new()))? {
+                Ok(_) => return Err(format!("loading with a hostile {name} succeeded").into()),
+                Err(error) => check!(error.contains(expected), "{error}"),
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn hostile_certificate_files_on_reload_are_counted_once_and_the_old_set_stays() -> TestResult {
+        let certs = Certs::new()?;
+        let metrics = Arc::new(Metrics::new());
+        let reloader = Arc::new(certs.load(&metrics)??);
+        let before = reloader.current();
+
+        let steps: [Hostile; 3] = [
+            ("tls.crt", mkfifo, "tls.crt is a FIFO"),
+            (
+                "tls.crt",
+                |path| symlink("/dev/zero", path),
+                "tls.crt is a character device",
+            ),
+            (
+                "ca.crt",
+                |path| sparse(path, 500 << 20),
+                "ca.crt is larger than the 1 MiB limit",
+            ),
+        ];
+        for (count, (name, make, expected)) in (1..).zip(steps) {
+            certs.replace(name, make)?;
+            match reload_certs(&reloader)? {
+                Ok(reloaded) => return Err(format!("a hostile {name} was accepted (reloaded: {reloaded})").into()),
+                Err(error) => check!(error.contains(expected), "{error}"),
+            }
+            check_eq!(metrics.certificate_reload_failures(), count, "{expected}: counted once");
+            check_eq!(reload_certs(&reloader)?, Ok(false), "{expected}: the same set again");
+            check_eq!(
+                metrics.certificate_reload_failures(),
+                count,
+                "{expected}: not counted twice"
+            );
+            check!(
+                Arc::ptr_eq(&before, &reloader.current()),
+                "the old certificate stays in use"
+            );
+            // Restore that file for the next step.
+            certs.replace(name, |path| {
+                let pem = match name {
+                    "ca.crt" => certs.set.authority.cert_pem().to_string(),
+                    _ => certs.set.server.cert_pem.clone(),
+                };
+                write(path, &pem)
+            })?;
+        }
+        // A good new set is loaded.
+        let rotated = certs.set.authority.issue_server(
+            &["localhost".to_string()],
+            crate::tls::issue::Validity::starting_now(Duration::from_secs(3600)),
+        )?;
+        write_tls_dir(certs.dir.path(), certs.set.authority.cert_pem(), &rotated)?;
+        check_eq!(reload_certs(&reloader)?, Ok(true), "a good new set");
+        check_eq!(metrics.certificate_reloads(), 1, "reloads counted");
+        check!(!Arc::ptr_eq(&before, &reloader.current()), "the new set is in use");
         Ok(())
     }
 }

@@ -309,7 +309,7 @@ pub fn log_enabled() -> bool {
 /// subscriber does).
 fn install_log_subscriber() {
     if log_enabled() {
-        eso_runtime::logging::init(eso_runtime::logging::LogFormat::Text, "eso-example-fake");
+        eso_runtime::testing::install_provider_logging("eso-example-fake");
     }
 }
 

@@ -4,13 +4,13 @@
 //! with tonic's own rustls mTLS that returns a fixed value of the same size. Each
 //! is reached by `ProviderClient` over one loopback connection, as ESO core does.
 
-use eso_runtime::certs::CertificateSet;
 use eso_runtime::client::{ClientTls, ProviderClient};
 use eso_runtime::proto::provider::v1 as wire;
 use eso_runtime::proto::provider::v1::secret_store_provider_server::{SecretStoreProvider, SecretStoreProviderServer};
 use eso_runtime::source::kube::{KubeSettings, KubeSource};
 use eso_runtime::testing::kube_api::FakeApiServer;
 use eso_runtime::testing::{TestProvider, provider_ref};
+use eso_runtime::tls::issue::CertificateSet;
 use eso_runtime::{Gvk, ProviderSpec};
 use std::time::{Duration, Instant};
 use tonic::transport::server::TcpIncoming;

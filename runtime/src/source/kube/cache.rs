@@ -5,6 +5,7 @@
 
 use super::errors::describe_watch_error;
 use crate::Error;
+use crate::source::ObjectKey;
 use futures::{Stream, StreamExt};
 use kube::runtime::watcher;
 use std::collections::HashMap;
@@ -12,9 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 use tokio::sync::Notify;
-
-/// `(namespace, name)`.
-pub(crate) type Key = (String, String);
 
 /// The objects one watcher has seen, converted once per event.
 pub(crate) struct WatchCache<T> {
@@ -95,9 +93,9 @@ impl<T> WatchCache<T> {
         self.changed.notify_waiters();
     }
 
-    fn replace(&self, objects: HashMap<Key, Arc<T>>) {
+    fn replace(&self, objects: HashMap<ObjectKey, Arc<T>>) {
         let mut nested: HashMap<String, HashMap<String, Arc<T>>> = HashMap::new();
-        for ((namespace, name), object) in objects {
+        for (ObjectKey { namespace, name }, object) in objects {
             nested.entry(namespace).or_default().insert(name, object);
         }
         if let Ok(mut current) = self.objects.write() {
@@ -107,13 +105,13 @@ impl<T> WatchCache<T> {
         self.set_error(None);
     }
 
-    fn insert(&self, (namespace, name): Key, object: Arc<T>) {
+    fn insert(&self, ObjectKey { namespace, name }: ObjectKey, object: Arc<T>) {
         if let Ok(mut current) = self.objects.write() {
             current.entry(namespace).or_default().insert(name, object);
         }
     }
 
-    fn remove(&self, (namespace, name): &Key) {
+    fn remove(&self, ObjectKey { namespace, name }: &ObjectKey) {
         if let Ok(mut current) = self.objects.write()
             && let Some(names) = current.get_mut(namespace)
         {
@@ -131,10 +129,10 @@ impl<T> WatchCache<T> {
 pub(crate) async fn run<K, T>(
     cache: Arc<WatchCache<T>>,
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
-    convert: impl Fn(K) -> Result<(Key, T), String>,
+    convert: impl Fn(K) -> Result<(ObjectKey, T), String>,
 ) {
     let mut events = std::pin::pin!(events);
-    let mut buffer: Option<HashMap<Key, Arc<T>>> = None;
+    let mut buffer: Option<HashMap<ObjectKey, Arc<T>>> = None;
     while let Some(event) = events.next().await {
         match event {
             Ok(watcher::Event::Init) => buffer = Some(HashMap::new()),

@@ -1,15 +1,18 @@
 //! From what the API server sends to what the runtime looks up: done once per
 //! watch event, so calls never parse.
 
-use super::cache::Key;
 use crate::SecretValue;
+use crate::source::ObjectKey;
 use crate::source::{StoredObject, StoredSecret};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ApiResource, DynamicObject};
 use std::collections::BTreeMap;
 
 /// A provider or generator object of the watched `resource`.
-pub(crate) fn stored_object(resource: &ApiResource, object: DynamicObject) -> Result<(Key, StoredObject), String> {
+pub(crate) fn stored_object(
+    resource: &ApiResource,
+    object: DynamicObject,
+) -> Result<(ObjectKey, StoredObject), String> {
     let metadata = object.metadata;
     let name = metadata.name.ok_or("an object without metadata.name")?;
     let namespace = metadata.namespace.ok_or_else(|| {
@@ -37,11 +40,11 @@ pub(crate) fn stored_object(resource: &ApiResource, object: DynamicObject) -> Re
         spec,
         status,
     };
-    Ok(((namespace, name), stored))
+    Ok((ObjectKey { namespace, name }, stored))
 }
 
 /// A Secret, its `data` merged with `stringData` (which the API server normally folds in).
-pub(crate) fn stored_secret(secret: Secret) -> Result<(Key, StoredSecret), String> {
+pub(crate) fn stored_secret(secret: Secret) -> Result<(ObjectKey, StoredSecret), String> {
     let metadata = secret.metadata;
     let name = metadata.name.ok_or("a Secret without metadata.name")?;
     let namespace = metadata
@@ -62,5 +65,5 @@ pub(crate) fn stored_secret(secret: Secret) -> Result<(Key, StoredSecret), Strin
         resource_version: metadata.resource_version.unwrap_or_default(),
         data,
     };
-    Ok(((namespace, name), stored))
+    Ok((ObjectKey { namespace, name }, stored))
 }

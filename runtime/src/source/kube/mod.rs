@@ -25,6 +25,8 @@ mod status;
 
 pub use status::{FIELD_MANAGER, StatusPolicy};
 
+use crate::lru::Lru;
+use crate::source::ObjectKey;
 use crate::source::{ReadyState, Source, StoredObject, StoredSecret};
 use crate::{Error, Gvk, Result};
 use backoff::ExponentialBackoff;
@@ -35,7 +37,7 @@ use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 use status::{StatusUpdate, StatusWriter};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Which namespaces the provider watches for its own objects.
@@ -151,9 +153,10 @@ pub struct KubeSource {
     client: kube::Client,
     settings: KubeSettings,
     epoch: Instant,
-    /// By `(apiVersion, kind)`.
-    kinds: HashMap<(String, String), Kind>,
-    secrets: Mutex<HashMap<(String, String), Arc<SecretWatch>>>,
+    /// The watched kinds (a few: found by a scan, without a key per call).
+    kinds: Vec<Kind>,
+    /// The Secrets read, watched one by one; bounded, least recently read dropped.
+    secrets: Lru<ObjectKey, Arc<SecretWatch>>,
     status: StatusWriter,
     _tasks: Vec<Task>,
 }
@@ -164,7 +167,7 @@ impl KubeSource {
     pub fn start(client: kube::Client, kinds: &[WatchedKind], settings: KubeSettings) -> Arc<Self> {
         let epoch = Instant::now();
         let mut tasks = Vec::new();
-        let mut watched = HashMap::new();
+        let mut watched = Vec::new();
         for kind in kinds {
             let resource = kind.resource();
             let watch = |namespace: Option<&str>| {
@@ -207,10 +210,7 @@ impl KubeSource {
                         .collect(),
                 ),
             };
-            watched.insert(
-                (resource.api_version.clone(), kind.kind.clone()),
-                Kind { resource, caches },
-            );
+            watched.push(Kind { resource, caches });
         }
         let (status, status_task) = StatusWriter::spawn(client.clone(), settings.status.clone());
         tasks.push(Task(status_task));
@@ -219,7 +219,7 @@ impl KubeSource {
             settings,
             epoch,
             kinds: watched,
-            secrets: Mutex::new(HashMap::new()),
+            secrets: Lru::new("Secret cache"),
             status,
             _tasks: tasks,
         });
@@ -229,7 +229,7 @@ impl KubeSource {
 
     /// How many Secrets are watched now.
     pub fn watched_secrets(&self) -> usize {
-        self.secrets.lock().map(|s| s.len()).unwrap_or(0)
+        self.secrets.len()
     }
 
     /// Stops watching Secrets nobody read for `secret_idle_ttl`, until the source is dropped.
@@ -250,62 +250,50 @@ impl KubeSource {
     fn evict_idle_secrets(&self) {
         let ttl = self.settings.secret_idle_ttl;
         let missing_ttl = ttl.min(MISSING_SECRET_TTL);
-        if let Ok(mut secrets) = self.secrets.lock() {
-            secrets.retain(|(namespace, name), watch| {
-                let idle = watch.cache.idle_for();
-                let keep = idle < ttl && !(watch.cache.is_empty_and_synced() && idle >= missing_ttl);
-                if !keep {
-                    tracing::debug!(secret = %format!("{namespace}/{name}"), "Secret unused; no longer watched");
-                }
-                keep
-            });
+        let swept = self.secrets.retain(|secret, watch| {
+            let idle = watch.cache.idle_for();
+            let keep = idle < ttl && !(watch.cache.is_empty_and_synced() && idle >= missing_ttl);
+            if !keep {
+                tracing::debug!(%secret, "Secret unused; no longer watched");
+            }
+            keep
+        });
+        if let Err(error) = swept {
+            tracing::warn!(%error, "sweeping unused Secret watches");
         }
     }
 
-    /// The watch of one Secret, started on first use.
+    /// The watch of one Secret, started on first use; past
+    /// [`KubeSettings::max_secret_watches`] the least recently read one stops.
     fn secret_watch(&self, namespace: &str, name: &str) -> Result<Arc<SecretWatch>> {
-        let mut secrets = self
-            .secrets
-            .lock()
-            .map_err(|_| Error::internal("Secret cache lock poisoned"))?;
-        let key = (namespace.to_string(), name.to_string());
-        if let Some(watch) = secrets.get(&key) {
-            return Ok(Arc::clone(watch));
-        }
-        while secrets.len() >= self.settings.max_secret_watches.max(1) {
-            let oldest = secrets
-                .iter()
-                .max_by_key(|(_, watch)| watch.cache.idle_for())
-                .map(|(key, _)| key.clone());
-            match oldest {
-                Some(oldest) => {
-                    tracing::debug!(secret = %format!("{}/{}", oldest.0, oldest.1), "too many Secrets watched; the least recently read one no longer is");
-                    secrets.remove(&oldest)
-                }
-                None => break,
-            };
-        }
+        self.secrets.get_or_insert_with(
+            (namespace, name),
+            |key| key.is(namespace, name),
+            self.settings.max_secret_watches,
+            || (ObjectKey::new(namespace, name), self.watch_secret(namespace, name)),
+        )
+    }
+
+    /// Starts watching the Secret `namespace/name`.
+    fn watch_secret(&self, namespace: &str, name: &str) -> Arc<SecretWatch> {
         let cache = WatchCache::new(format!("Secret {namespace}/{name}"), self.epoch);
         cache.touch();
         let api = Api::<Secret>::namespaced(self.client.clone(), namespace);
         let config = watcher::Config::default().fields(&format!("metadata.name={}", escape_field_selector_value(name)));
         let events = watcher(api, config).backoff(watch_backoff(&self.settings));
         let task = tokio::spawn(cache::run(Arc::clone(&cache), events, convert::stored_secret));
-        let watch = Arc::new(SecretWatch {
+        tracing::debug!(secret = %ObjectKey::new(namespace, name), "watching Secret");
+        Arc::new(SecretWatch {
             cache,
             _task: Task(task),
-        });
-        secrets.insert(key, Arc::clone(&watch));
-        tracing::debug!(secret = %format!("{namespace}/{name}"), "watching Secret");
-        Ok(watch)
+        })
     }
 
     fn kind(&self, gvk: &Gvk) -> Result<&Kind> {
         // A few kinds: found in place, without formatting a key per call.
         self.kinds
             .iter()
-            .find(|((api_version, kind), _)| gvk.matches(api_version, kind))
-            .map(|(_, kind)| kind)
+            .find(|kind| gvk.matches(&kind.resource.api_version, &kind.resource.kind))
             .ok_or_else(|| Error::internal(format!("kind {gvk} is not watched")))
     }
 }
@@ -346,13 +334,7 @@ impl Source for KubeSource {
     }
 
     fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<StoredSecret>>> {
-        let watch = self
-            .secrets
-            .lock()
-            .map_err(|_| Error::internal("Secret cache lock poisoned"))?
-            .get(&(namespace.to_string(), name.to_string()))
-            .cloned();
-        match watch {
+        match self.secrets.get((namespace, name), |key| key.is(namespace, name))? {
             Some(watch) => from_cache(&watch.cache, namespace, name),
             None => Ok(None),
         }
@@ -384,7 +366,7 @@ impl Source for KubeSource {
     }
 
     fn is_ready(&self) -> bool {
-        self.kinds.values().all(|kind| match &kind.caches {
+        self.kinds.iter().all(|kind| match &kind.caches {
             KindCaches::All(cache) => cache.is_synced(),
             KindCaches::Namespaces(caches) => caches.values().all(|c| c.is_synced()),
         })
@@ -394,7 +376,11 @@ impl Source for KubeSource {
         if state.is_recorded_in(&object.status, object.generation) {
             return;
         }
-        let Some(kind) = self.kinds.get(&(object.api_version.clone(), object.kind.clone())) else {
+        let Some(kind) = self
+            .kinds
+            .iter()
+            .find(|kind| kind.resource.api_version == object.api_version && kind.resource.kind == object.kind)
+        else {
             return;
         };
         self.status.send(StatusUpdate {
@@ -426,8 +412,8 @@ fn check_secret_name(namespace: &str, name: &str) -> Result<()> {
     }
     Err(Error::invalid_config(format!(
         "Secret {}/{} cannot exist: a namespace is a DNS-1123 label and a Secret's name a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')",
-        crate::bounded(namespace),
-        crate::bounded(name)
+        crate::display::bounded(namespace),
+        crate::display::bounded(name)
     )))
 }
 

@@ -5,7 +5,8 @@
 //! one still waiting, so what waits is bounded by the number of objects.
 
 use super::backoff::ExponentialBackoff;
-use crate::ProviderStatus;
+use crate::crd::ProviderStatus;
+use crate::source::ObjectKey;
 use crate::source::ReadyState;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use std::collections::HashMap;
@@ -31,7 +32,10 @@ pub(crate) struct StatusUpdate {
 
 impl StatusUpdate {
     fn key(&self) -> Key {
-        (self.resource.plural.clone(), self.namespace.clone(), self.name.clone())
+        Key {
+            plural: self.resource.plural.clone(),
+            object: ObjectKey::new(&self.namespace, &self.name),
+        }
     }
 
     fn same_as(&self, other: &StatusUpdate) -> bool {
@@ -75,7 +79,12 @@ struct Wanted {
     changed: Notify,
 }
 
-type Key = (String, String, String);
+/// One object's place in the queues: its resource (plural) and namespace/name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    plural: String,
+    object: ObjectKey,
+}
 
 /// Hands wanted states to the writer task.
 pub(crate) struct StatusWriter {

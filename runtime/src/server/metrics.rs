@@ -99,15 +99,9 @@ pub struct Metrics {
     series: [MethodSeries; METHODS.len()],
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
     /// Registers every metric.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(duration_histogram);
@@ -150,7 +144,7 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn request_rejected(&self, reason: crate::limits::Rejection) {
+    pub(crate) fn request_rejected(&self, reason: super::limits::Rejection) {
         self.rejected
             .get_or_create(&RejectionLabels { reason: reason.label() })
             .inc();
@@ -160,9 +154,9 @@ impl Metrics {
     /// (`in_flight`, `request_memory` or `request_body_timeout`).
     pub fn requests_rejected(&self, reason: &str) -> u64 {
         [
-            crate::limits::Rejection::InFlight,
-            crate::limits::Rejection::RequestMemory,
-            crate::limits::Rejection::RequestBodyTimeout,
+            super::limits::Rejection::InFlight,
+            super::limits::Rejection::RequestMemory,
+            super::limits::Rejection::RequestBodyTimeout,
         ]
         .into_iter()
         .find(|r| r.label() == reason)
@@ -174,7 +168,7 @@ impl Metrics {
     }
 
     /// Records one handled request.
-    pub fn observe_request(&self, method: &str, code: tonic::Code, elapsed: Duration) {
+    pub(crate) fn observe_request(&self, method: &str, code: tonic::Code, elapsed: Duration) {
         let code = status_index(code);
         let status = STATUSES[code];
         let Some(index) = METHODS.iter().position(|known| *known == method) else {

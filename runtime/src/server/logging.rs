@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     #[default]
     Text,
@@ -20,7 +20,7 @@ pub enum LogFormat {
 
 /// Installs the global subscriber; does nothing if one is installed already.
 /// `crate_name` is the provider binary's crate, logged at info by default.
-pub fn init(format: LogFormat, crate_name: &str) {
+pub(crate) fn init(format: LogFormat, crate_name: &str) {
     let default = format!("warn,eso_runtime=info,{}=info", crate_name.replace('-', "_"));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     use std::io::IsTerminal;

@@ -1,7 +1,7 @@
 //! The HTTP port: `/metrics` (Prometheus), `/healthz` (alive), `/readyz` (ready to
 //! serve: sources loaded and not shutting down).
 
-use crate::metrics::Metrics;
+use super::metrics::Metrics;
 use crate::source::Source;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

@@ -1,22 +1,8 @@
-//! Overload is answered, not queued: what one caller can make the gRPC server hold.
-//!
-//! Whoever holds a client certificate chooses how many streams to open, how big
-//! their requests are and how slowly they arrive. The server bounds each:
-//!
-//! | what | limit ([`Limits`] field, flag) | when it is reached |
-//! | --- | --- | --- |
-//! | streams per connection | `max_concurrent_streams`, `--max-concurrent-streams` (128) | advertised in `SETTINGS_MAX_CONCURRENT_STREAMS`; HTTP/2 refuses more (`REFUSED_STREAM`) |
-//! | calls in flight, all connections | `max_in_flight`, `--max-in-flight-calls` (512) | answered at once with `RESOURCE_EXHAUSTED`, counted in `provider_requests_rejected_total{reason="in_flight"}` |
-//! | one request message | `max_request_bytes` (4 MiB, what ESO core's grpc-go sends at most) | `OUT_OF_RANGE` |
-//! | request bytes held, all calls | `request_memory`, `--max-request-memory` (16 MiB; the first 16 KiB of each request are not counted, so small calls always fit) | `RESOURCE_EXHAUSTED`, `reason="request_memory"` |
-//! | time for a request body to arrive | `request_body_timeout`, `--request-body-timeout` (10 s) | `DEADLINE_EXCEEDED`, `reason="request_body_timeout"` |
-//! | time from TLS to the HTTP/2 preface | `preface_timeout`, `--http2-preface-timeout` (10 s) | connection closed |
-//! | reset streams | h2's limits on pending-accept (20) and locally reset (1024) streams | `GOAWAY` |
-//!
-//! Health checks (`grpc.health.v1.Health`) are not counted against the in-flight
-//! limit, so a provider under load still answers its probes.
+//! What one caller can make the gRPC server hold, bounded: the admission layer
+//! (in-flight calls, request memory, body timeouts) and the limits it enforces
+//! ([`Limits`], documented there).
 
-use crate::metrics::Metrics;
+use super::metrics::Metrics;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use std::future::Future;
@@ -34,7 +20,23 @@ pub(crate) const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Bytes of each request that are not counted against [`Limits::request_memory`].
 pub const FREE_REQUEST_BYTES: usize = 16 * 1024;
 
-/// How much the gRPC server takes on; see the [module docs](self) for each limit.
+/// Overload is answered, not queued: what one caller can make the gRPC server hold.
+///
+/// Whoever holds a client certificate chooses how many streams to open, how big
+/// their requests are and how slowly they arrive. The server bounds each:
+///
+/// | what | limit ([`Limits`] field, flag) | when it is reached |
+/// | --- | --- | --- |
+/// | streams per connection | `max_concurrent_streams`, `--max-concurrent-streams` (128) | advertised in `SETTINGS_MAX_CONCURRENT_STREAMS`; HTTP/2 refuses more (`REFUSED_STREAM`) |
+/// | calls in flight, all connections | `max_in_flight`, `--max-in-flight-calls` (512) | answered at once with `RESOURCE_EXHAUSTED`, counted in `provider_requests_rejected_total{reason="in_flight"}` |
+/// | one request message | `max_request_bytes` (4 MiB, what ESO core's grpc-go sends at most) | `OUT_OF_RANGE` |
+/// | request bytes held, all calls | `request_memory`, `--max-request-memory` (16 MiB; the first 16 KiB of each request are not counted, so small calls always fit) | `RESOURCE_EXHAUSTED`, `reason="request_memory"` |
+/// | time for a request body to arrive | `request_body_timeout`, `--request-body-timeout` (10 s) | `DEADLINE_EXCEEDED`, `reason="request_body_timeout"` |
+/// | time from TLS to the HTTP/2 preface | `preface_timeout`, `--http2-preface-timeout` (10 s) | connection closed |
+/// | reset streams | h2's limits on pending-accept (20) and locally reset (1024) streams | `GOAWAY` |
+///
+/// Health checks (`grpc.health.v1.Health`) are not counted against the in-flight
+/// limit, so a provider under load still answers its probes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Streams one connection may have open at once (advertised to the client).

@@ -2,6 +2,7 @@
 //! SANs are the Service's names, and a client certificate with the CN ESO core uses.
 //! Used by `--dev`, `eso-gen certs` and the test harness.
 
+use super::CertPaths;
 use crate::{Error, Result};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -182,9 +183,10 @@ pub fn write_tls_dir(dir: &Path, ca_pem: &str, cert: &KeyedCertificate) -> Resul
         move |error: std::io::Error| Error::internal(format!("writing {path}: {error}"))
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    write_file(&dir.join("ca.crt"), ca_pem.as_bytes(), false).map_err(io(&dir.join("ca.crt")))?;
-    write_file(&dir.join("tls.crt"), cert.cert_pem.as_bytes(), false).map_err(io(&dir.join("tls.crt")))?;
-    write_file(&dir.join("tls.key"), cert.key_pem.as_bytes(), true).map_err(io(&dir.join("tls.key")))?;
+    let paths = CertPaths::in_dir(dir);
+    write_file(&paths.ca, ca_pem.as_bytes(), false).map_err(io(&paths.ca))?;
+    write_file(&paths.cert, cert.cert_pem.as_bytes(), false).map_err(io(&paths.cert))?;
+    write_file(&paths.key, cert.key_pem.as_bytes(), true).map_err(io(&paths.key))?;
     Ok(())
 }
 

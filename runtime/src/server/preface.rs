@@ -1,11 +1,11 @@
 //! A connection must start HTTP/2 in time: after its TLS handshake a client has
-//! [`Limits::preface_timeout`](crate::limits::Limits) to send the 24-byte HTTP/2
+//! [`Limits::preface_timeout`](super::limits::Limits) to send the 24-byte HTTP/2
 //! preface, or the connection is closed. (hyper's HTTP/2 server waits for it
 //! forever, so a client that finishes TLS and then says nothing would hold a
 //! connection, a task and its buffers indefinitely.) The preface read here is
 //! handed on to the HTTP/2 server unchanged.
 
-use crate::limits::HTTP2_PREFACE;
+use super::limits::HTTP2_PREFACE;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -1,14 +1,15 @@
-//! The provider process: gRPC (mTLS) on one port, HTTP (metrics, health) on
-//! another, health and reflection services, and graceful shutdown.
+//! Serving: the listeners, TLS handshakes and the HTTP/2 settings, the gRPC
+//! services with health and reflection, the HTTP port, and the drain on shutdown.
 
-use crate::dispatch::Registry;
-use crate::http::{HttpState, serve_http};
-use crate::limits::{AdmissionLayer, Limits};
-use crate::metrics::Metrics;
-use crate::preface::expect_preface;
-use crate::service::{GeneratorService, Services, StoreService};
+use super::http::{HttpState, serve_http};
+use super::limits::AdmissionLayer;
+use super::metrics::Metrics;
+use super::preface::expect_preface;
+use super::registry::Registry;
+use super::service::{GeneratorService, Services, StoreService};
+use super::{MAX_RESPONSE_BYTES, RunningProvider, Settings, Transport};
 use crate::source::Source;
-use crate::tls::{CertPaths, ExpectedNames, TlsReloader};
+use crate::tls::TlsReloader;
 use crate::{Error, Result};
 use eso_proto::generator::v1::generator_provider_server::GeneratorProviderServer;
 use eso_proto::provider::v1::secret_store_provider_server::SecretStoreProviderServer;
@@ -19,10 +20,6 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
-
-/// ESO core (grpc-go) accepts at most 4 MiB per message; a larger response fails
-/// here with a clear status instead of obscurely in the client.
-pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,87 +45,6 @@ const TCP_KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
     .with_interval(Duration::from_secs(10))
     .with_retries(3);
 
-/// How the gRPC port is secured.
-#[derive(Debug, Clone)]
-pub enum Transport {
-    /// Mutual TLS from files, checked and hot-reloaded.
-    MutualTls {
-        /// The three PEM files.
-        paths: CertPaths,
-        /// Names the server certificate must carry.
-        expected: ExpectedNames,
-        /// When not empty, only client certificates whose CN or a DNS SAN is one of
-        /// these are accepted (ESO core's is `external-secrets-controller`).
-        allowed_clients: Vec<String>,
-    },
-    /// No TLS at all. Only for debugging; logged loudly.
-    InsecurePlaintext,
-}
-
-/// Everything the server needs besides the provider itself.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// gRPC listen address (the binary's default port: [`DEFAULT_PORTS`](crate::manifest::DEFAULT_PORTS)).
-    pub grpc_addr: SocketAddr,
-    /// HTTP listen address for `/metrics`, `/healthz`, `/readyz` (the binary's default
-    /// port: [`DEFAULT_PORTS`](crate::manifest::DEFAULT_PORTS)).
-    pub http_addr: SocketAddr,
-    /// TLS or plaintext.
-    pub transport: Transport,
-    /// How often certificate files are checked for changes.
-    pub reload_interval: Duration,
-    /// How long in-flight calls may take to finish after a shutdown begins.
-    pub shutdown_grace: Duration,
-    /// How long to keep serving, reporting not ready, before draining begins.
-    pub shutdown_delay: Duration,
-    /// What one caller can make the server hold: streams, calls, request bytes, time.
-    pub limits: Limits,
-}
-
-/// A started provider. Dropping it does not stop it; call [`shutdown`](Self::shutdown).
-pub struct RunningProvider {
-    grpc_addr: SocketAddr,
-    http_addr: SocketAddr,
-    stop: CancellationToken,
-    metrics: Arc<Metrics>,
-    task: tokio::task::JoinHandle<Result<()>>,
-}
-
-impl RunningProvider {
-    /// Where gRPC listens (with the real port when 0 was asked for).
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc_addr
-    }
-
-    /// Where HTTP listens.
-    pub fn http_addr(&self) -> SocketAddr {
-        self.http_addr
-    }
-
-    /// The provider's metrics.
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
-    /// Begins a graceful shutdown: health turns NOT_SERVING, no new calls are
-    /// accepted, in-flight calls get the grace period to finish.
-    pub fn shutdown(&self) {
-        self.stop.cancel();
-    }
-
-    /// A token that begins the shutdown when cancelled (e.g. from a signal handler).
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.stop.clone()
-    }
-
-    /// Waits until the server has stopped.
-    pub async fn wait(self) -> Result<()> {
-        self.task
-            .await
-            .map_err(|error| Error::internal(format!("server task failed: {error}")))?
-    }
-}
-
 async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
     TcpListener::bind(addr)
         .await
@@ -145,7 +61,7 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
 /// slow client never holds up others. Each handshake uses the config in force when
 /// it starts, so reloaded certificates apply to new connections at once.
 /// A connection handed to the gRPC server: TLS done (or plaintext), HTTP/2 preface read.
-type Accepted<T> = crate::preface::Rewind<T>;
+type Accepted<T> = super::preface::Rewind<T>;
 
 fn tls_incoming(
     listener: TcpListener,
