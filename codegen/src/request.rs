@@ -49,8 +49,8 @@ pub struct FieldFlags {
     /// The provider (or generator) object's namespace [default: default].
     #[arg(long, value_name = "NS")]
     namespace: Option<String>,
-    /// `provider_ref.store_ref_kind`: SecretStore, ClusterSecretStore, Provider or
-    /// ClusterProvider [default: SecretStore].
+    /// `provider_ref.store_ref_kind`: SecretStore, ClusterSecretStore, ProviderStore,
+    /// ClusterProviderStore, Provider or ClusterProvider [default: SecretStore].
     #[arg(long, value_name = "KIND")]
     store_kind: Option<String>,
     /// `source_namespace` [default: the reference's namespace]; give "" for a

@@ -9,9 +9,13 @@
 //!
 //! | `store_ref_kind` | provider object from | credentials from | refused (`PERMISSION_DENIED`) |
 //! | --- | --- | --- | --- |
-//! | `SecretStore`, `Provider`, empty or unknown (strictest) | object ns | object ns | `provider_ref.namespace` ≠ `source_namespace` when both are set; a selector naming another namespace |
-//! | `ClusterSecretStore`, `ClusterProvider`, `ProviderNamespace` | object ns | object ns, or the selector's explicit namespace | — |
+//! | `SecretStore`, `ProviderStore`, `Provider`, empty or unknown (strictest) | object ns | object ns | `provider_ref.namespace` ≠ `source_namespace` when both are set; a selector naming another namespace |
+//! | `ClusterSecretStore`, `ClusterProviderStore`, `ClusterProvider`, `ProviderNamespace` | object ns | object ns, or the selector's explicit namespace | — |
 //! | same, `ManifestNamespace` | object ns | `source_namespace` | a selector naming any namespace |
+//!
+//! The kinds are every upstream core generation's ([`STORE_REF_KINDS`]): the newest
+//! sends `SecretStore`/`ClusterSecretStore`, the April 2026 branches
+//! `ProviderStore`/`ClusterProviderStore`, the earliest `Provider`/`ClusterProvider`.
 //!
 //! Both namespaces empty is `FAILED_PRECONDITION`; so is a `ManifestNamespace` store
 //! asked for credentials on a call without `source_namespace` (cluster store
@@ -27,19 +31,31 @@ pub const AUTHENTICATION_SCOPE_ANNOTATION: &str = "external-secrets.io/authentic
 /// Whether the ESO object a request came through is namespaced or cluster-wide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
-    /// `SecretStore`, `Provider`, or anything unknown (treated as the strictest).
+    /// `SecretStore`, `ProviderStore`, `Provider`, or anything unknown (treated as
+    /// the strictest).
     Namespaced,
-    /// `ClusterSecretStore` or `ClusterProvider`.
+    /// `ClusterSecretStore`, `ClusterProviderStore` or `ClusterProvider`.
     Cluster,
 }
 
+/// Every `store_ref_kind` an upstream core generation sends, and its scope.
+pub const STORE_REF_KINDS: [(&str, StoreKind); 6] = [
+    ("SecretStore", StoreKind::Namespaced),
+    ("ClusterSecretStore", StoreKind::Cluster),
+    ("ProviderStore", StoreKind::Namespaced),
+    ("ClusterProviderStore", StoreKind::Cluster),
+    ("Provider", StoreKind::Namespaced),
+    ("ClusterProvider", StoreKind::Cluster),
+];
+
 impl StoreKind {
-    /// Classifies `store_ref_kind`; empty and unknown values are namespaced.
+    /// Classifies `store_ref_kind` ([`STORE_REF_KINDS`]); empty and unknown values
+    /// are namespaced.
     pub fn from_store_ref_kind(store_ref_kind: &str) -> Self {
-        match store_ref_kind {
-            "ClusterSecretStore" | "ClusterProvider" => StoreKind::Cluster,
-            _ => StoreKind::Namespaced,
-        }
+        STORE_REF_KINDS
+            .iter()
+            .find(|(kind, _)| *kind == store_ref_kind)
+            .map_or(StoreKind::Namespaced, |(_, scope)| *scope)
     }
 }
 
@@ -238,6 +254,28 @@ mod tests {
     }
 
     #[test]
+    fn every_upstream_store_kind_has_its_scope() {
+        let cluster = ["ClusterSecretStore", "ClusterProviderStore", "ClusterProvider"];
+        let namespaced = [
+            "SecretStore",
+            "ProviderStore",
+            "Provider",
+            "",
+            "SomethingNew",
+            "clustersecretstore",
+        ];
+        for kind in cluster {
+            assert_eq!(StoreKind::from_store_ref_kind(kind), StoreKind::Cluster, "{kind}");
+            // A cluster store may use a provider object in another namespace.
+            assert!(Scope::from_request(kind, "providers", "team-a").is_ok(), "{kind}");
+        }
+        for kind in namespaced {
+            assert_eq!(StoreKind::from_store_ref_kind(kind), StoreKind::Namespaced, "{kind:?}");
+        }
+        assert_eq!(STORE_REF_KINDS.len(), cluster.len() + 3);
+    }
+
+    #[test]
     fn no_namespace_at_all_is_failed_precondition() {
         for store in ["SecretStore", "ClusterSecretStore", ""] {
             assert_eq!(kind(Scope::from_request(store, "", "")), Some(ErrorKind::InvalidConfig));
@@ -246,7 +284,7 @@ mod tests {
 
     #[test]
     fn namespaced_stores_refuse_disagreeing_namespaces() {
-        for store in ["SecretStore", "Provider", "", "SomethingNew"] {
+        for store in ["SecretStore", "ProviderStore", "Provider", "", "SomethingNew"] {
             assert_eq!(
                 kind(Scope::from_request(store, "team-b", "team-a")),
                 Some(ErrorKind::PermissionDenied),

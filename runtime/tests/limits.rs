@@ -505,3 +505,144 @@ async fn hostile_request_fields_come_back_bounded_and_escaped() {
     }
     provider.stop().await.expect("stop");
 }
+
+/// Sends one GetSecret for `name`'s key `a` on a raw h2 connection.
+fn send_get_secret(send: &mut h2::client::SendRequest<Bytes>, name: &str) -> Option<h2::client::ResponseFuture> {
+    use prost::Message;
+    let request = http::Request::post("https://localhost/provider.v1.SecretStoreProvider/GetSecret")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .ok()?;
+    let message = get_secret_request(&ECHO, "default", name, "a").encode_to_vec();
+    let (response, mut body) = send.send_request(request, false).ok()?;
+    let mut data = grpc_prefix(u32::try_from(message.len()).ok()?);
+    data.extend(message);
+    body.send_data(Bytes::from(data), true).ok()?;
+    Some(response)
+}
+
+#[tokio::test]
+async fn a_connection_past_its_age_is_sent_away_and_its_call_in_flight_finishes() {
+    let limits = Limits {
+        max_connection_age: Some(Duration::from_millis(800)),
+        max_connection_age_grace: Duration::from_secs(10),
+        ..Limits::default()
+    };
+    let manifests = format!(
+        "{}apiVersion: test.eso-gen.dev/v1\nkind: Echo\nmetadata: {{name: slow, namespace: default}}\nspec: {{values: {{a: b}}, delayMs: 2000}}\n",
+        echo_object("default", "echo", "{a: b}")
+    );
+    let provider = start_with(limits, &manifests).await;
+    let io = raw_tls(&provider).await;
+    let (send, connection) = h2::client::Builder::new()
+        .handshake::<_, Bytes>(io)
+        .await
+        .expect("h2 handshake");
+    let opened = tokio::time::Instant::now();
+    let driver = tokio::spawn(connection);
+    let mut send = send.ready().await.expect("stream slot");
+    // A call that is still running when the connection reaches its age.
+    let slow = send_get_secret(&mut send, "slow").expect("slow call sent");
+    let code = tokio::time::timeout(Duration::from_secs(20), grpc_code(slow))
+        .await
+        .expect("the call in flight is answered");
+    assert_eq!(
+        code,
+        Some(Code::Ok as i32),
+        "the call in flight finishes within the grace"
+    );
+    // The server said GOAWAY at the age: the connection ends (gracefully) once the
+    // call is done, and takes no new calls.
+    let ended = tokio::time::timeout(Duration::from_secs(20), driver)
+        .await
+        .expect("the connection ends after its age");
+    let lasted = opened.elapsed();
+    assert!(
+        lasted >= Duration::from_secs(2),
+        "open until the call was done: {lasted:?}"
+    );
+    assert!(
+        lasted < Duration::from_secs(8),
+        "closed once the call was done, not at the end of the 10 s grace: {lasted:?}"
+    );
+    assert!(
+        matches!(&ended, Ok(Ok(()))),
+        "a graceful end (GOAWAY, then no streams left): {ended:?}"
+    );
+    let refused = send
+        .ready()
+        .await
+        .map(|mut s| send_get_secret(&mut s, "echo").is_some());
+    assert!(
+        !matches!(refused, Ok(true)),
+        "no new call on a connection sent away: {refused:?}"
+    );
+    // ESO core reconnects: a new connection is served.
+    let mut client = provider.client().await.expect("client");
+    let value = client
+        .store
+        .get_secret(get_secret_request(&ECHO, "default", "echo", "a"))
+        .await
+        .map(|r| r.into_inner().value);
+    assert_eq!(value.ok(), Some(b"b".to_vec()));
+    provider.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_call_still_running_past_the_grace_is_cut_off_with_its_connection() {
+    let limits = Limits {
+        max_connection_age: Some(Duration::from_millis(300)),
+        max_connection_age_grace: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let manifests = "apiVersion: test.eso-gen.dev/v1\nkind: Echo\nmetadata: {name: slow, namespace: default}\nspec: {values: {a: b}, delayMs: 5000}\n";
+    let provider = start_with(limits, manifests).await;
+    let io = raw_tls(&provider).await;
+    let (send, connection) = h2::client::Builder::new()
+        .handshake::<_, Bytes>(io)
+        .await
+        .expect("h2 handshake");
+    let opened = tokio::time::Instant::now();
+    let driver = tokio::spawn(connection);
+    let mut send = send.ready().await.expect("stream slot");
+    let slow = send_get_secret(&mut send, "slow").expect("slow call sent");
+    let code = tokio::time::timeout(Duration::from_secs(20), grpc_code(slow))
+        .await
+        .expect("the call ends with its connection");
+    assert_eq!(code, None, "no answer: the connection was closed under it");
+    let ended = tokio::time::timeout(Duration::from_secs(20), driver).await;
+    let lasted = opened.elapsed();
+    assert!(ended.is_ok(), "the connection ends");
+    assert!(
+        lasted >= Duration::from_millis(800) && lasted < Duration::from_secs(4),
+        "closed at age + grace (0.8 s), before the call's 5 s: {lasted:?}"
+    );
+    provider.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn client_pings_more_often_than_every_5_seconds_are_answered() {
+    // Upstream's provider servers permit ESO core's keepalive pings down to every 5 s;
+    // ours answer any rate and keep the connection (no GOAWAY ENHANCE_YOUR_CALM).
+    let provider = start_with(Limits::default(), &echo_object("default", "echo", "{a: b}")).await;
+    let io = raw_tls(&provider).await;
+    let (send, mut connection) = h2::client::Builder::new()
+        .handshake::<_, Bytes>(io)
+        .await
+        .expect("h2 handshake");
+    let mut pings = connection.ping_pong().expect("ping handle");
+    let driver = tokio::spawn(connection);
+    for _ in 0..20 {
+        tokio::time::timeout(Duration::from_secs(5), pings.ping(h2::Ping::opaque()))
+            .await
+            .expect("pong in time")
+            .expect("pong");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut send = send.ready().await.expect("the connection is still open");
+    let echo = send_get_secret(&mut send, "echo").expect("call sent");
+    assert_eq!(grpc_code(echo).await, Some(Code::Ok as i32));
+    driver.abort();
+    provider.stop().await.expect("stop");
+}

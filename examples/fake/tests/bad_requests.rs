@@ -286,7 +286,7 @@ async fn remote_ref_problems_are_invalid_argument() -> TestResult {
 async fn namespaces_are_checked() -> TestResult {
     let (_running, mut client) = start(&manifests()).await?;
     // Through a namespaced store, the provider object must be in the caller's namespace.
-    for store_ref_kind in ["SecretStore", "Provider", ""] {
+    for store_ref_kind in ["SecretStore", "ProviderStore", "Provider", ""] {
         for rpc in Rpc::ALL {
             if matches!(rpc, Rpc::Capabilities) {
                 continue;
@@ -327,7 +327,7 @@ async fn namespaces_are_checked() -> TestResult {
     );
 
     // Through a cluster store, a provider object in another namespace is fine.
-    for store_ref_kind in ["ClusterSecretStore", "ClusterProvider"] {
+    for store_ref_kind in ["ClusterSecretStore", "ClusterProviderStore", "ClusterProvider"] {
         let cluster = fake("default", "backend")
             .through(store_ref_kind)
             .from_namespace("team-a");

@@ -41,9 +41,9 @@ pub(crate) enum Command {
 
 /// Flags of the provider binary; most also read an environment variable.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
-    /// gRPC port.
-    #[arg(long, env = "GRPC_PORT", default_value_t = crate::manifest::DEFAULT_PORTS.grpc)]
+pub(crate) struct ServeArgs {
+    /// gRPC port (`--port`, as upstream's provider binaries call it, is the same flag).
+    #[arg(long, visible_alias = "port", env = "GRPC_PORT", default_value_t = crate::manifest::DEFAULT_PORTS.grpc)]
     pub grpc_port: u16,
     /// HTTP port for /metrics, /healthz and /readyz.
     #[arg(long, env = "METRICS_PORT", default_value_t = crate::manifest::DEFAULT_PORTS.metrics)]
@@ -125,6 +125,13 @@ pub struct ServeArgs {
     /// How long a connection may take after its TLS handshake to start HTTP/2 before it is closed.
     #[arg(long, env = "HTTP2_PREFACE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub http2_preface_timeout: Duration,
+    /// After this long a connection is sent GOAWAY, so that clients reconnect (and spread
+    /// over new replicas); `0s`: never.
+    #[arg(long, env = "MAX_CONNECTION_AGE", default_value = "30m", value_parser = parse_duration)]
+    pub max_connection_age: Duration,
+    /// How long calls in flight on a connection past its age may still take.
+    #[arg(long, env = "MAX_CONNECTION_AGE_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub max_connection_age_grace: Duration,
 }
 
 impl ServeArgs {
@@ -253,6 +260,8 @@ pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
             request_memory: args.max_request_memory,
             request_body_timeout: args.request_body_timeout,
             preface_timeout: args.http2_preface_timeout,
+            max_connection_age: (!args.max_connection_age.is_zero()).then_some(args.max_connection_age),
+            max_connection_age_grace: args.max_connection_age_grace,
             ..Limits::default()
         },
     };
@@ -277,4 +286,38 @@ pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
         stop.cancel();
     });
     running.wait().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> std::result::Result<ServeArgs, String> {
+        Cli::try_parse_from(std::iter::once("provider").chain(args.iter().copied()))
+            .map(|cli| cli.serve)
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn port_is_an_alias_of_grpc_port_as_upstream_binaries_take_it() -> std::result::Result<(), String> {
+        assert_eq!(parse(&["--port", "9443"])?.grpc_port, 9443);
+        assert_eq!(parse(&["--grpc-port", "9443"])?.grpc_port, 9443);
+        assert_eq!(parse(&[])?.grpc_port, crate::manifest::DEFAULT_PORTS.grpc);
+        let both = parse(&["--port", "1", "--grpc-port", "2"]);
+        assert!(both.is_err(), "one flag, given twice: {both:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn connection_lifetime_defaults_match_upstream_and_zero_disables() -> std::result::Result<(), String> {
+        let defaults = parse(&[])?;
+        assert_eq!(defaults.max_connection_age, Duration::from_secs(30 * 60));
+        assert_eq!(defaults.max_connection_age_grace, Duration::from_secs(30));
+        assert_eq!(
+            parse(&["--max-connection-age", "0s"])?.max_connection_age,
+            Duration::ZERO
+        );
+        Ok(())
+    }
 }

@@ -34,6 +34,7 @@ pub const FREE_REQUEST_BYTES: usize = 16 * 1024;
 /// | time for a request body to arrive | `request_body_timeout`, `--request-body-timeout` (10 s) | `DEADLINE_EXCEEDED`, `reason="request_body_timeout"` |
 /// | time from TLS to the HTTP/2 preface | `preface_timeout`, `--http2-preface-timeout` (10 s) | connection closed |
 /// | reset streams | h2's limits on pending-accept (20) and locally reset (1024) streams | `GOAWAY` |
+/// | a connection's lifetime | `max_connection_age`, `--max-connection-age` (30 min, as upstream's provider servers) | `GOAWAY`; calls in flight get `max_connection_age_grace`, `--max-connection-age-grace` (30 s, ESO core's call deadline), then the connection is closed. ESO core reconnects, which also spreads its connections over new replicas |
 ///
 /// Health checks (`grpc.health.v1.Health`) are not counted against the in-flight
 /// limit, so a provider under load still answers its probes.
@@ -52,6 +53,11 @@ pub struct Limits {
     pub request_body_timeout: Duration,
     /// How long a connection may take, after its TLS handshake, to start HTTP/2.
     pub preface_timeout: Duration,
+    /// After this long a connection is asked to go away (`GOAWAY`); `None`: never.
+    pub max_connection_age: Option<Duration>,
+    /// How long calls in flight on a connection past its age may still take before
+    /// it is closed.
+    pub max_connection_age_grace: Duration,
 }
 
 /// ESO core (grpc-go) sends at most 4 MiB per message.
@@ -66,6 +72,8 @@ impl Default for Limits {
             request_memory: 16 * 1024 * 1024,
             request_body_timeout: Duration::from_secs(10),
             preface_timeout: Duration::from_secs(10),
+            max_connection_age: Some(Duration::from_secs(30 * 60)),
+            max_connection_age_grace: Duration::from_secs(30),
         }
     }
 }

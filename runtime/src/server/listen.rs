@@ -61,13 +61,21 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
 /// slow client never holds up others. Each handshake uses the config in force when
 /// it starts, so reloaded certificates apply to new connections at once.
 /// A connection handed to the gRPC server: TLS done (or plaintext), HTTP/2 preface read.
-type Accepted<T> = super::preface::Rewind<T>;
+type Accepted<T> = super::lifetime::Lifetime<super::preface::Rewind<T>>;
+
+/// When accepted connections end for good: past their age and its grace.
+#[derive(Debug, Clone, Copy)]
+struct Handoff {
+    preface_timeout: Duration,
+    /// Age + grace, `None` without a maximum age.
+    hard_end: Option<Duration>,
+}
 
 fn tls_incoming(
     listener: TcpListener,
     reloader: Arc<TlsReloader>,
     allowed_clients: Arc<Vec<String>>,
-    preface_timeout: Duration,
+    handoff: Handoff,
     stop: CancellationToken,
 ) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Accepted<tokio_rustls::server::TlsStream<TcpStream>>>> {
     incoming(listener, stop, move |stream, peer| {
@@ -76,7 +84,7 @@ fn tls_incoming(
         async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => match client_identity_refusal(&tls, &allowed_clients) {
-                    None => with_preface(tls, peer, preface_timeout).await,
+                    None => with_preface(tls, peer, handoff).await,
                     Some(reason) => {
                         tracing::warn!(%peer, %reason, "client refused");
                         None
@@ -98,22 +106,21 @@ fn tls_incoming(
 /// Plaintext connections (debugging only), with the same HTTP/2 preface rule.
 fn plaintext_incoming(
     listener: TcpListener,
-    preface_timeout: Duration,
+    handoff: Handoff,
     stop: CancellationToken,
 ) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Accepted<TcpStream>>> {
-    incoming(listener, stop, move |stream, peer| {
-        with_preface(stream, peer, preface_timeout)
-    })
+    incoming(listener, stop, move |stream, peer| with_preface(stream, peer, handoff))
 }
 
-/// The HTTP/2 preface read from `io` in time, or `None` (logged) when it is not.
+/// The HTTP/2 preface read from `io` in time, or `None` (logged) when it is not;
+/// the connection ends for good at the hand-off's hard end.
 async fn with_preface<T: tokio::io::AsyncRead + Unpin>(
     io: T,
     peer: SocketAddr,
-    timeout: Duration,
+    handoff: Handoff,
 ) -> Option<Accepted<T>> {
-    match expect_preface(io, timeout).await {
-        Ok(io) => Some(io),
+    match expect_preface(io, handoff.preface_timeout).await {
+        Ok(io) => Some(super::lifetime::Lifetime::new(io, handoff.hard_end)),
         Err(error) => {
             tracing::info!(%peer, %error, "connection closed before HTTP/2");
             None
@@ -296,14 +303,22 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
         metrics: Arc::clone(&metrics),
     };
     let limits = settings.limits.clone();
-    let router = tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         // Streams per connection, advertised; h2's limits on reset streams kept on
         // (tonic leaves the locally-reset one off unless asked).
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
         .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
         .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESET_STREAMS))
-        .http2_max_header_list_size(Some(MAX_HEADER_LIST_BYTES))
+        .http2_max_header_list_size(Some(MAX_HEADER_LIST_BYTES));
+    // A connection's lifetime, as upstream's provider servers bound it: GOAWAY at
+    // the age (tonic), closed after the grace for calls in flight (`Lifetime`:
+    // tonic's own grace would close it at age + grace without the GOAWAY).
+    let server = match limits.max_connection_age {
+        Some(age) => server.max_connection_age(age),
+        None => server,
+    };
+    let router = server
         .layer(AdmissionLayer::new(limits.clone(), Arc::clone(&metrics)))
         .add_service(health_service)
         .add_service(reflection)
@@ -332,22 +347,22 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
     ));
     let reload_task = reloader.as_ref().map(|(r, _)| r.spawn(settings.reload_interval));
 
+    let handoff = Handoff {
+        preface_timeout: limits.preface_timeout,
+        hard_end: limits
+            .max_connection_age
+            .map(|age| age.saturating_add(limits.max_connection_age_grace)),
+    };
     let task_stop = stop.clone();
     let task = tokio::spawn(async move {
         let serve: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::transport::Error>> + Send>> =
             match reloader {
                 Some((reloader, allowed_clients)) => Box::pin(router.serve_with_incoming_shutdown(
-                    tls_incoming(
-                        grpc_listener,
-                        reloader,
-                        allowed_clients,
-                        limits.preface_timeout,
-                        drain.clone(),
-                    ),
+                    tls_incoming(grpc_listener, reloader, allowed_clients, handoff, drain.clone()),
                     drain.clone().cancelled_owned(),
                 )),
                 None => Box::pin(router.serve_with_incoming_shutdown(
-                    plaintext_incoming(grpc_listener, limits.preface_timeout, drain.clone()),
+                    plaintext_incoming(grpc_listener, handoff, drain.clone()),
                     drain.clone().cancelled_owned(),
                 )),
             };

@@ -8,6 +8,7 @@
 //! | `cli.rs` | flags and environment → [`Settings`], `--dev`, signals |
 //! | `listen.rs` | sockets, TLS handshakes, HTTP/2 settings, health, drain |
 //! | `limits.rs` | what one caller can make the server hold ([`Limits`]) |
+//! | `preface.rs`, `lifetime.rs` | a connection must start HTTP/2 in time, and ends past its age and grace |
 //! | `service.rs` | the two gRPC services: one handler path for every call |
 //! | `call.rs` | a wire request → the kind, scope and object it addresses |
 //! | `registry.rs` | the kinds served; `apiVersion` + `kind` → store or generator |
@@ -21,6 +22,7 @@ mod call;
 pub(crate) mod cli;
 mod client_cache;
 mod http;
+mod lifetime;
 pub(crate) mod limits;
 mod listen;
 pub(crate) mod logging;
