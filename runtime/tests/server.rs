@@ -297,7 +297,9 @@ async fn the_callers_deadline_cancels_the_providers_work() {
     assert_eq!(Counters::get(&echo.counters.finished), 0);
     let (_, metrics) = http_get(running.http_addr(), "/metrics").await;
     assert!(
-        metrics.contains("grpc_server_requests_total{method=\"GetSecret\",status=\"Cancelled\"} 1"),
+        metrics.contains(
+            "grpc_server_requests_total{method=\"/provider.v1.SecretStoreProvider/GetSecret\",status=\"error\",code=\"Cancelled\"} 1"
+        ),
         "{metrics}"
     );
     running.stop().await.unwrap();
@@ -435,15 +437,21 @@ async fn health_reflection_metrics_and_probes() {
     let (status, metrics) = http_get(running.http_addr(), "/metrics").await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains("grpc_server_requests_total{method=\"GetSecret\",status=\"OK\"} 2"),
+        metrics.contains(
+            "grpc_server_requests_total{method=\"/provider.v1.SecretStoreProvider/GetSecret\",status=\"success\",code=\"OK\"} 2"
+        ),
         "{metrics}"
     );
     assert!(
-        metrics.contains("grpc_server_requests_total{method=\"GetSecret\",status=\"NotFound\"} 1"),
+        metrics.contains(
+            "grpc_server_requests_total{method=\"/provider.v1.SecretStoreProvider/GetSecret\",status=\"error\",code=\"NotFound\"} 1"
+        ),
         "{metrics}"
     );
     assert!(
-        metrics.contains("grpc_server_request_duration_seconds_count{method=\"GetSecret\"} 3"),
+        metrics.contains(
+            "grpc_server_request_duration_seconds_count{method=\"/provider.v1.SecretStoreProvider/GetSecret\",status=\"success\",code=\"OK\"} 2"
+        ),
         "{metrics}"
     );
     assert!(metrics.contains("provider_certificate_hot_reload_total 0"), "{metrics}");

@@ -1,4 +1,8 @@
-//! Prometheus metrics, under the names upstream ESO uses.
+//! Prometheus metrics, under the names and label values upstream ESO's provider
+//! servers export (its e2e suites and dashboards read them):
+//! `grpc_server_requests_total{method="/provider.v1.SecretStoreProvider/GetSecret",status="success"}`
+//! — the full gRPC method, `success` or `error` — plus the gRPC code in `code`
+//! (`OK`, `NotFound`, …); the same labels on `grpc_server_request_duration_seconds`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -11,13 +15,12 @@ use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
+    /// The full gRPC method, `/provider.v1.SecretStoreProvider/GetSecret`.
     method: Cow<'static, str>,
+    /// `success` or `error`, as upstream's servers say.
     status: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct MethodLabels {
-    method: Cow<'static, str>,
+    /// The gRPC code (`OK`, `NotFound`, …).
+    code: &'static str,
 }
 
 /// The methods the services serve: their series are looked up once, then reached
@@ -36,7 +39,22 @@ pub(crate) const METHODS: [&str; 10] = [
     "Cleanup",
 ];
 
-/// The `status` label of each gRPC code, by its number (as the label has always read).
+/// The `method` label of each of [`METHODS`]: the full gRPC method, as upstream's
+/// provider servers label it.
+const FULL_METHODS: [&str; METHODS.len()] = [
+    "/provider.v1.SecretStoreProvider/GetSecret",
+    "/provider.v1.SecretStoreProvider/GetSecretMap",
+    "/provider.v1.SecretStoreProvider/PushSecret",
+    "/provider.v1.SecretStoreProvider/DeleteSecret",
+    "/provider.v1.SecretStoreProvider/SecretExists",
+    "/provider.v1.SecretStoreProvider/GetAllSecrets",
+    "/provider.v1.SecretStoreProvider/Validate",
+    "/provider.v1.SecretStoreProvider/Capabilities",
+    "/generator.v1.GeneratorProvider/Generate",
+    "/generator.v1.GeneratorProvider/Cleanup",
+];
+
+/// The `code` label of each gRPC code, by its number.
 const STATUSES: [&str; 17] = [
     "OK",
     "Cancelled",
@@ -70,8 +88,18 @@ fn status_index(code: tonic::Code) -> usize {
 /// what happened, as before) and shared with its family.
 #[derive(Default)]
 struct MethodSeries {
-    duration: OnceLock<Histogram>,
+    durations: [OnceLock<Histogram>; STATUSES.len()],
     requests: [OnceLock<Counter>; STATUSES.len()],
+}
+
+/// The labels of one call: the method as given (the full gRPC method for the
+/// services' own), `success` only for `OK`.
+fn labels(method: Cow<'static, str>, code: usize) -> RequestLabels {
+    RequestLabels {
+        method,
+        status: if code == 0 { "success" } else { "error" },
+        code: STATUSES[code],
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -84,14 +112,14 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
-/// The provider's metrics: `grpc_server_requests_total{method,status}`,
-/// `grpc_server_request_duration_seconds{method}`,
+/// The provider's metrics: `grpc_server_requests_total{method,status,code}`,
+/// `grpc_server_request_duration_seconds{method,status,code}`,
 /// `provider_certificate_hot_reload_total` and
 /// `provider_certificate_hot_reload_failures_total`.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    durations: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
     reloads: Counter,
     reload_failures: Counter,
     rejected: Family<RejectionLabels, Counter>,
@@ -104,7 +132,7 @@ impl Metrics {
     pub(crate) fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
-        let durations = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(duration_histogram);
+        let durations = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(duration_histogram);
         let reloads = Counter::default();
         let reload_failures = Counter::default();
         let rejected = Family::<RejectionLabels, Counter>::default();
@@ -115,12 +143,12 @@ impl Metrics {
         );
         registry.register(
             "grpc_server_requests",
-            "gRPC requests handled, by method and status code",
+            "gRPC requests handled, by method, status (success or error) and gRPC code",
             requests.clone(),
         );
         registry.register(
             "grpc_server_request_duration_seconds",
-            "Time to handle a gRPC request, by method",
+            "Time to handle a gRPC request, by method, status (success or error) and gRPC code",
             durations.clone(),
         );
         registry.register(
@@ -167,40 +195,24 @@ impl Metrics {
         })
     }
 
-    /// Records one handled request.
+    /// Records one handled request of `method` (one of the services' names, e.g.
+    /// `GetSecret`, or any other, labelled as given).
     pub(crate) fn observe_request(&self, method: &str, code: tonic::Code, elapsed: Duration) {
         let code = status_index(code);
-        let status = STATUSES[code];
         let Some(index) = METHODS.iter().position(|known| *known == method) else {
             // A method the services do not name: the slow path, with owned labels.
-            self.requests
-                .get_or_create(&RequestLabels {
-                    method: Cow::Owned(method.to_string()),
-                    status,
-                })
-                .inc();
-            self.durations
-                .get_or_create(&MethodLabels {
-                    method: Cow::Owned(method.to_string()),
-                })
-                .observe(elapsed.as_secs_f64());
+            let labels = labels(Cow::Owned(method.to_string()), code);
+            self.requests.get_or_create(&labels).inc();
+            self.durations.get_or_create(&labels).observe(elapsed.as_secs_f64());
             return;
         };
-        let method = Cow::Borrowed(METHODS[index]);
         let series = &self.series[index];
+        let labels = || labels(Cow::Borrowed(FULL_METHODS[index]), code);
         series.requests[code]
-            .get_or_init(|| {
-                self.requests
-                    .get_or_create(&RequestLabels {
-                        method: method.clone(),
-                        status,
-                    })
-                    .clone()
-            })
+            .get_or_init(|| self.requests.get_or_create(&labels()).clone())
             .inc();
-        series
-            .duration
-            .get_or_init(|| self.durations.get_or_create(&MethodLabels { method }).clone())
+        series.durations[code]
+            .get_or_init(|| self.durations.get_or_create(&labels()).clone())
             .observe(elapsed.as_secs_f64());
     }
 
@@ -257,13 +269,27 @@ mod tests {
     ];
 
     #[test]
-    fn status_labels_read_as_they_always_have() {
+    fn code_labels_name_the_grpc_codes() {
         for code in CODES {
             let expected = match code {
                 tonic::Code::Ok => "OK".to_string(),
                 other => format!("{other:?}"),
             };
             assert_eq!(STATUSES[status_index(code)], expected);
+        }
+    }
+
+    #[test]
+    fn method_labels_are_the_full_grpc_methods_of_the_services() {
+        use eso_proto::generator::v1::generator_provider_server::SERVICE_NAME as GENERATOR;
+        use eso_proto::provider::v1::secret_store_provider_server::SERVICE_NAME as STORE;
+        for (short, full) in METHODS.iter().zip(FULL_METHODS) {
+            let service = if matches!(*short, "Generate" | "Cleanup") {
+                GENERATOR
+            } else {
+                STORE
+            };
+            assert_eq!(full, format!("/{service}/{short}"));
         }
     }
 
@@ -277,17 +303,22 @@ mod tests {
         metrics.observe_request("SomethingNew", tonic::Code::Internal, Duration::from_millis(1));
         metrics.observe_request("SomethingNew", tonic::Code::Internal, Duration::from_millis(1));
         let text = metrics.encode();
+        const GET: &str = "/provider.v1.SecretStoreProvider/GetSecret";
         for line in [
-            "grpc_server_requests_total{method=\"GetSecret\",status=\"OK\"} 2",
-            "grpc_server_requests_total{method=\"GetSecret\",status=\"NotFound\"} 1",
-            "grpc_server_requests_total{method=\"SomethingNew\",status=\"Internal\"} 2",
-            "grpc_server_request_duration_seconds_count{method=\"GetSecret\"} 3",
-            "grpc_server_request_duration_seconds_count{method=\"SomethingNew\"} 2",
+            format!("grpc_server_requests_total{{method=\"{GET}\",status=\"success\",code=\"OK\"}} 2"),
+            format!("grpc_server_requests_total{{method=\"{GET}\",status=\"error\",code=\"NotFound\"}} 1"),
+            "grpc_server_requests_total{method=\"SomethingNew\",status=\"error\",code=\"Internal\"} 2".to_string(),
+            format!("grpc_server_request_duration_seconds_count{{method=\"{GET}\",status=\"success\",code=\"OK\"}} 2"),
+            format!(
+                "grpc_server_request_duration_seconds_count{{method=\"{GET}\",status=\"error\",code=\"NotFound\"}} 1"
+            ),
+            "grpc_server_request_duration_seconds_count{method=\"SomethingNew\",status=\"error\",code=\"Internal\"} 2"
+                .to_string(),
         ] {
-            assert!(text.contains(line), "{line} missing from:\n{text}");
+            assert!(text.contains(&line), "{line} missing from:\n{text}");
         }
         // Only what happened is listed.
-        assert!(!text.contains("status=\"Aborted\""), "{text}");
-        assert!(!text.contains("method=\"Validate\""), "{text}");
+        assert!(!text.contains("code=\"Aborted\""), "{text}");
+        assert!(!text.contains("/Validate"), "{text}");
     }
 }
