@@ -1,8 +1,10 @@
 //! The `Fake` secret store.
 
 use crate::spec::{FakeEntry, FakeSpec};
+use eso_runtime::util::bounded;
 use eso_runtime::{
-    Ctx, Error, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore, SecretValue,
+    Ctx, Error, ErrorKind, FindQuery, PushRemoteRef, PushRequest, RemoteRef, Result, SecretMap, SecretStore,
+    SecretValue,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -217,54 +219,30 @@ impl SecretStore for FakeStore {
                 .map_err(|_| Error::invalid_request("push_secret_data.metadata.tags must be an object of strings"))?,
         };
         let key = &push.remote.remote_key;
-        let stored = match &push.remote.property {
-            None => value,
-            Some(name) => {
-                let mut object = match client.lookup(key, None)? {
-                    Some((existing, _)) => json_object(&existing, key)?,
-                    None => serde_json::Map::new(),
-                };
-                let text = value.expose_str().ok_or_else(|| {
-                    Error::invalid_request(format!("the value pushed to {key} property {name} is not UTF-8"))
-                })?;
-                object.insert(name.clone(), serde_json::Value::String(text.to_string()));
-                let bytes = serde_json::to_vec(&object).map_err(|error| Error::internal(error.to_string()))?;
-                SecretValue::new(bytes)
-            }
-        };
-        client.pushed()?.insert(key.clone(), Pushed { value: stored, tags });
+        // As upstream's Fake: a key its spec defines is not overwritten.
+        if client.entries.iter().any(|entry| &entry.key == key) {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("key {} already exists in the spec; push to another key", bounded(key)),
+            ));
+        }
+        // As upstream's Fake, `property` is ignored: the value is stored as it is,
+        // and a read of the key alone gives it back.
+        client.pushed()?.insert(key.clone(), Pushed { value, tags });
         Ok(())
     }
 
     async fn delete_secret(&self, client: &FakeClient, remote: &PushRemoteRef) -> Result<()> {
         client.simulate_latency().await;
-        let mut pushed = client.pushed()?;
-        let Some(name) = &remote.property else {
-            pushed.remove(&remote.remote_key);
-            return Ok(());
-        };
-        let Some(existing) = pushed.get_mut(&remote.remote_key) else {
-            return Ok(());
-        };
-        let mut object = json_object(&existing.value, &remote.remote_key)?;
-        object.remove(name);
-        if object.is_empty() {
-            pushed.remove(&remote.remote_key);
-        } else {
-            let bytes = serde_json::to_vec(&object).map_err(|error| Error::internal(error.to_string()))?;
-            existing.value = SecretValue::new(bytes);
-        }
+        // The pushed key, whatever the property (which a push ignored); what is not
+        // there is deleted already.
+        client.pushed()?.remove(&remote.remote_key);
         Ok(())
     }
 
     async fn secret_exists(&self, client: &FakeClient, remote: &PushRemoteRef) -> Result<bool> {
         client.simulate_latency().await;
-        let Some((value, _)) = client.lookup(&remote.remote_key, None)? else {
-            return Ok(false);
-        };
-        Ok(match &remote.property {
-            None => true,
-            Some(name) => json_object(&value, &remote.remote_key).is_ok_and(|object| property(&object, name).is_some()),
-        })
+        // The key, in the spec or pushed; the property is ignored, as by a push.
+        Ok(client.lookup(&remote.remote_key, None)?.is_some())
     }
 }
