@@ -234,7 +234,7 @@ pub fn list() -> String {
     let width = cases().iter().map(|c| c.id.len()).max().unwrap_or(0);
     cases()
         .iter()
-        .map(|c| format!("{:width$}  [{}]  {}", c.id, c.needs.name(), c.description))
+        .map(|c| format!("{:width$}  {:12}  {}", c.id, format!("[{}]", c.needs.name()), c.description))
         .collect::<Vec<_>>()
         .join("\n")
 }
