@@ -144,7 +144,9 @@ async fn conform(args: &ConformanceArgs) -> anyhow::Result<bool> {
         bail!("--case-timeout must be longer than 0s");
     }
     let tls = match (&args.certs, args.plaintext) {
-        (Some(dir), _) => Some(ClientTls::from_dir(dir).map_err(|error| anyhow!("--certs {}: {error}", dir.display()))?),
+        (Some(dir), _) => {
+            Some(ClientTls::from_dir(dir).map_err(|error| anyhow!("--certs {}: {error}", dir.display()))?)
+        }
         (None, true) => None,
         (None, false) => bail!(
             "no --certs DIR given: pass the folder with the client's ca.crt, tls.crt and tls.key \
@@ -152,11 +154,13 @@ async fn conform(args: &ConformanceArgs) -> anyhow::Result<bool> {
         ),
     };
     let address = args.address.as_deref().context("the provider's address is required")?;
-    let client = connect(address, tls.as_ref(), args.wait).await.map_err(|failure| match failure {
-        Failure::Connect(message) => anyhow!(message),
-        Failure::Usage(error) => error,
-        Failure::Status(status) => anyhow!("{}", status.message()),
-    })?;
+    let client = connect(address, tls.as_ref(), args.wait)
+        .await
+        .map_err(|failure| match failure {
+            Failure::Connect(message) => anyhow!(message),
+            Failure::Usage(error) => error,
+            Failure::Status(status) => anyhow!("{}", status.message()),
+        })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", banner())?;
     writeln!(out, "target: {} at {address}", target.describe())?;

@@ -142,8 +142,16 @@ async fn the_fake_binary_passes_by_address_and_a_wrong_fixture_fails_with_exit_1
     run.assert_code(0);
     let stdout = run.stdout_text();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.first().copied(), Some("eso-gen conformance 0.1.0 (suite v1)"), "{stdout}");
-    assert_eq!(lines.last().copied(), Some("28 passed, 0 failed, 9 skipped"), "{stdout}");
+    assert_eq!(
+        lines.first().copied(),
+        Some("eso-gen conformance 0.1.0 (suite v1)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some("28 passed, 0 failed, 9 skipped"),
+        "{stdout}"
+    );
     assert!(lines.contains(&"PASS store.roundtrip.large-value"), "{stdout}");
     assert!(
         lines.contains(&"SKIP store.read-only.push-unimplemented: needs read-only; Capabilities says READ_WRITE"),
@@ -209,9 +217,14 @@ async fn the_fake_binary_passes_by_address_and_a_wrong_fixture_fails_with_exit_1
         "{stdout}"
     );
     assert!(failed[1].starts_with("FAIL store.find.name-regexp: "), "{stdout}");
-    assert!(failed[2].starts_with("FAIL scope.cluster-store.any-source-namespace: "), "{stdout}");
     assert!(
-        failed[3].starts_with("FAIL protocol.concurrent-calls: 200 of 200 concurrent GetSecret of greeting calls went wrong"),
+        failed[2].starts_with("FAIL scope.cluster-store.any-source-namespace: "),
+        "{stdout}"
+    );
+    assert!(
+        failed[3].starts_with(
+            "FAIL protocol.concurrent-calls: 200 of 200 concurrent GetSecret of greeting calls went wrong"
+        ),
         "{stdout}"
     );
     // Without version, property or map fixtures, those cases skip.
@@ -239,7 +252,10 @@ async fn list_prints_every_case_and_bad_arguments_exit_2() {
         "protocol.concurrent-calls",
         "errors.no-value-in-messages",
     ] {
-        assert!(stdout.lines().any(|l| l.starts_with(&format!("{id} "))), "{id}:\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("{id} "))),
+            "{id}:\n{stdout}"
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -247,15 +263,44 @@ async fn list_prints_every_case_and_bad_arguments_exit_2() {
     std::fs::write(&bad, "secrets:\n  - {key: a, vaule: s3cr3t-typo}\n").unwrap();
     for (args, needle) in [
         (
-            vec!["conformance", "localhost:1", "--kind", "Fake", "--name", "x", "--certs", "/nonexistent"],
+            vec![
+                "conformance",
+                "localhost:1",
+                "--kind",
+                "Fake",
+                "--name",
+                "x",
+                "--certs",
+                "/nonexistent",
+            ],
             "--certs /nonexistent: cannot read",
         ),
         (
-            vec!["conformance", "localhost:1", "--kind", "Fake", "--name", "x", "--plaintext", "--fixtures", bad.to_str().unwrap()],
+            vec![
+                "conformance",
+                "localhost:1",
+                "--kind",
+                "Fake",
+                "--name",
+                "x",
+                "--plaintext",
+                "--fixtures",
+                bad.to_str().unwrap(),
+            ],
             "unknown field",
         ),
         (
-            vec!["conformance", "localhost:1", "--kind", "Fake", "--name", "x", "--plaintext", "--api-version", "v1"],
+            vec![
+                "conformance",
+                "localhost:1",
+                "--kind",
+                "Fake",
+                "--name",
+                "x",
+                "--plaintext",
+                "--api-version",
+                "v1",
+            ],
             "--api-version \"v1\" is not of the form group/version",
         ),
         (
@@ -263,7 +308,15 @@ async fn list_prints_every_case_and_bad_arguments_exit_2() {
             "no --certs DIR given",
         ),
         (
-            vec!["conformance", "localhost:1", "--kind", "Fake", "--name", "x", "--plaintext"],
+            vec![
+                "conformance",
+                "localhost:1",
+                "--kind",
+                "Fake",
+                "--name",
+                "x",
+                "--plaintext",
+            ],
             "cannot connect to localhost:1",
         ),
     ] {

@@ -115,11 +115,15 @@ impl SecretStore for Memory {
         if remote.version.is_some() || remote.property.is_some() {
             return Err(Error::secret_not_found(&remote.key));
         }
-        client.lookup(&remote.key).ok_or_else(|| Error::secret_not_found(&remote.key))
+        client
+            .lookup(&remote.key)
+            .ok_or_else(|| Error::secret_not_found(&remote.key))
     }
 
     async fn get_secret_map(&self, client: &MemoryClient, remote: &RemoteRef) -> Result<SecretMap> {
-        let value = client.lookup(&remote.key).ok_or_else(|| Error::secret_not_found(&remote.key))?;
+        let value = client
+            .lookup(&remote.key)
+            .ok_or_else(|| Error::secret_not_found(&remote.key))?;
         match serde_json::from_slice::<BTreeMap<String, String>>(value.expose()) {
             Ok(map) => Ok(map.into_iter().map(|(k, v)| (k, SecretValue::from(v))).collect()),
             Err(_) if self.bug == MemoryBug::LeaksValue => Err(Error::invalid_request(format!(
@@ -127,7 +131,10 @@ impl SecretStore for Memory {
                 remote.key,
                 String::from_utf8_lossy(value.expose())
             ))),
-            Err(_) => Err(Error::invalid_request(format!("secret {} is not a JSON object", remote.key))),
+            Err(_) => Err(Error::invalid_request(format!(
+                "secret {} is not a JSON object",
+                remote.key
+            ))),
         }
     }
 
@@ -144,7 +151,10 @@ impl SecretStore for Memory {
             return Err(Error::unimplemented("PushSecret"));
         }
         let value = push.value()?;
-        self.pushed.lock().unwrap().insert(push.remote.remote_key.clone(), value);
+        self.pushed
+            .lock()
+            .unwrap()
+            .insert(push.remote.remote_key.clone(), value);
         Ok(())
     }
 
@@ -176,8 +186,14 @@ fn memory_target() -> Target {
 fn memory_fixtures() -> Fixtures {
     Fixtures::of([
         Fixture::value("greeting", "memory-greeting-value"),
-        Fixture::value("db/credentials", r#"{"username":"app-user","password":"pw-memory-7f3a"}"#),
-        Fixture::map("db/credentials", &[("username", "app-user"), ("password", "pw-memory-7f3a")]),
+        Fixture::value(
+            "db/credentials",
+            r#"{"username":"app-user","password":"pw-memory-7f3a"}"#,
+        ),
+        Fixture::map(
+            "db/credentials",
+            &[("username", "app-user"), ("password", "pw-memory-7f3a")],
+        ),
     ])
 }
 
@@ -228,7 +244,9 @@ async fn a_correct_read_write_store_passes_every_case_that_applies() -> TestResu
         Outcome::Skipped("the fixtures do not ask for seeding (seed: true)".into()),
         "the seed case"
     );
-    let read_only = report.case("store.read-only.push-unimplemented").ok_or("no read-only case")?;
+    let read_only = report
+        .case("store.read-only.push-unimplemented")
+        .ok_or("no read-only case")?;
     check_eq!(
         read_only.outcome,
         Outcome::Skipped("needs read-only; Capabilities says READ_WRITE".into()),
@@ -279,7 +297,10 @@ async fn a_read_only_store_passes_the_read_only_cases_and_skips_the_writes() -> 
         ]),
         "skipped"
     );
-    for id in ["store.read-only.push-unimplemented", "store.read-only.delete-unimplemented"] {
+    for id in [
+        "store.read-only.push-unimplemented",
+        "store.read-only.delete-unimplemented",
+    ] {
         check!(report.passed_ids().contains(&id), "{id}:\n{report}");
     }
     Ok(())
@@ -299,8 +320,14 @@ async fn a_store_that_echoes_a_value_in_an_error_fails_only_the_leak_case() -> T
     );
     // The report names the leak without repeating it, in every form.
     let text = format!("{report}\n{}", report.junit_xml());
-    check!(!text.contains("memory-greeting-value"), "the report shows the value:\n{text}");
-    check!(!text.contains("cv-"), "the report shows a value the suite pushed:\n{text}");
+    check!(
+        !text.contains("memory-greeting-value"),
+        "the report shows the value:\n{text}"
+    );
+    check!(
+        !text.contains("cv-"),
+        "the report shows a value the suite pushed:\n{text}"
+    );
     Ok(())
 }
 
@@ -369,7 +396,9 @@ impl RawStore {
             && !source_namespace.is_empty()
             && reference.namespace != source_namespace
         {
-            return Err(Status::permission_denied("a namespaced store may not leave its namespace"));
+            return Err(Status::permission_denied(
+                "a namespaced store may not leave its namespace",
+            ));
         }
         let namespace = if reference.namespace.is_empty() {
             source_namespace
@@ -418,7 +447,10 @@ impl SecretStoreProvider for RawStore {
         let remote = request.remote_ref.unwrap_or_default();
         if !remote.version.is_empty() || !remote.property.is_empty() {
             self.value(&remote.key)?;
-            return Err(Status::not_found(format!("secret {} has no such version or property", remote.key)));
+            return Err(Status::not_found(format!(
+                "secret {} has no such version or property",
+                remote.key
+            )));
         }
         Ok(Response::new(wire::GetSecretResponse {
             value: self.value(&remote.key)?,
@@ -447,7 +479,8 @@ impl SecretStoreProvider for RawStore {
         let request = request.into_inner();
         self.object(request.provider_ref.as_ref(), &request.source_namespace)?;
         let pattern = request.find.and_then(|f| f.name).map(|n| n.regexp).unwrap_or_default();
-        let regexp = regex::Regex::new(&pattern).map_err(|_| Status::invalid_argument("find.name.regexp is invalid"))?;
+        let regexp =
+            regex::Regex::new(&pattern).map_err(|_| Status::invalid_argument("find.name.regexp is invalid"))?;
         let secrets = self
             .data
             .lock()
@@ -506,7 +539,10 @@ impl SecretStoreProvider for RawStore {
         Ok(Response::new(wire::SecretExistsResponse { exists }))
     }
 
-    async fn validate(&self, request: Request<wire::ValidateRequest>) -> Result<Response<wire::ValidateResponse>, Status> {
+    async fn validate(
+        &self,
+        request: Request<wire::ValidateRequest>,
+    ) -> Result<Response<wire::ValidateResponse>, Status> {
         let request = request.into_inner();
         self.object(request.provider_ref.as_ref(), &request.source_namespace)?;
         Ok(Response::new(wire::ValidateResponse {
@@ -541,7 +577,9 @@ async fn start_raw(bug: RawBug) -> TestResult<(tokio::sync::oneshot::Sender<()>,
             &certificates.server.cert_pem,
             &certificates.server.key_pem,
         ))
-        .client_ca_root(tonic::transport::Certificate::from_pem(certificates.authority.cert_pem()));
+        .client_ca_root(tonic::transport::Certificate::from_pem(
+            certificates.authority.cert_pem(),
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -571,7 +609,13 @@ async fn start_raw(bug: RawBug) -> TestResult<(tokio::sync::oneshot::Sender<()>,
 
 async fn run_raw(bug: RawBug) -> TestResult<Report> {
     let (_stop, client, _dir) = start_raw(bug).await?;
-    let target = Target::new(conformance::Service::Store, RAW_API_VERSION, RAW_KIND, "team-a", "backend");
+    let target = Target::new(
+        conformance::Service::Store,
+        RAW_API_VERSION,
+        RAW_KIND,
+        "team-a",
+        "backend",
+    );
     let report = conformance::run(client, &target, &Fixtures::new()).await;
     eprintln!("{bug:?}:\n{report}");
     Ok(report)

@@ -27,7 +27,10 @@ fn fixtures() -> Fixtures {
         Fixture::value("greeting", "fake-greeting-4c1d"),
         Fixture::value("db/credentials", "pw-fake-9b2e").of_property("password"),
         Fixture::value("db/credentials", "old-credentials-v1-77aa").at_version("v1"),
-        Fixture::map("db/credentials", &[("username", "app-user"), ("password", "pw-fake-9b2e")]),
+        Fixture::map(
+            "db/credentials",
+            &[("username", "app-user"), ("password", "pw-fake-9b2e")],
+        ),
     ])
 }
 
@@ -51,7 +54,12 @@ async fn the_fake_store_passes_every_case_that_applies() -> TestResult {
         "store.read-only.push-unimplemented",
         "store.read-only.delete-unimplemented",
     ];
-    expected.extend(conformance::cases().iter().map(|c| c.id).filter(|id| id.starts_with("generator.")));
+    expected.extend(
+        conformance::cases()
+            .iter()
+            .map(|c| c.id)
+            .filter(|id| id.starts_with("generator.")),
+    );
     check_eq!(report.skipped_ids(), expected, "skipped cases");
     check!(
         report.duration < Duration::from_secs(60),
@@ -71,12 +79,7 @@ async fn the_fake_generator_passes_every_case_that_applies() -> TestResult {
     for case in conformance::cases() {
         let applies = applicable.iter().any(|prefix| case.id.starts_with(prefix));
         let outcome = &report.case(case.id).ok_or("a case is missing")?.outcome;
-        check_eq!(
-            matches!(outcome, Outcome::Passed),
-            applies,
-            "{}: {outcome:?}",
-            case.id
-        );
+        check_eq!(matches!(outcome, Outcome::Passed), applies, "{}: {outcome:?}", case.id);
     }
     Ok(())
 }

@@ -406,9 +406,12 @@ body!(seed_fixtures, |s| {
         return skipped("no plain fixture (value, no version, no property) to seed");
     }
     for (key, value) in plain {
-        s.push(&key, &value)
-            .await
-            .map_err(|status| status_failure(&format!("PushSecret of fixture {}", crate::display::bounded(&key)), &status))?;
+        s.push(&key, &value).await.map_err(|status| {
+            status_failure(
+                &format!("PushSecret of fixture {}", crate::display::bounded(&key)),
+                &status,
+            )
+        })?;
     }
     passed()
 });
@@ -417,8 +420,19 @@ body!(seed_fixtures, |s| {
 
 body!(capabilities_answer, |s| {
     let first = s.capabilities.clone()?;
-    let request = s.target.store_call().through("ClusterSecretStore").from_namespace("").capabilities();
-    match s.call("Capabilities through a ClusterSecretStore without source namespace", request).await {
+    let request = s
+        .target
+        .store_call()
+        .through("ClusterSecretStore")
+        .from_namespace("")
+        .capabilities();
+    match s
+        .call(
+            "Capabilities through a ClusterSecretStore without source namespace",
+            request,
+        )
+        .await
+    {
         Ok(Reply::Capabilities(response)) => {
             if response.capabilities != first as i32 {
                 return Err(format!(
@@ -431,7 +445,11 @@ body!(capabilities_answer, |s| {
             passed()
         }
         Ok(_) => Err("Capabilities answered another message".into()),
-        Err(status) => Err(status_failure("Capabilities through a ClusterSecretStore without source namespace", &status).into()),
+        Err(status) => Err(status_failure(
+            "Capabilities through a ClusterSecretStore without source namespace",
+            &status,
+        )
+        .into()),
     }
 });
 
@@ -473,7 +491,13 @@ body!(validate_cluster_without_source, |s| {
 // ---------------------------------------------------------------- reads
 
 body!(get_fixtures, |s| {
-    let fixtures: Vec<_> = s.fixtures.secrets.iter().filter(|f| f.value.is_some()).cloned().collect();
+    let fixtures: Vec<_> = s
+        .fixtures
+        .secrets
+        .iter()
+        .filter(|f| f.value.is_some())
+        .cloned()
+        .collect();
     if fixtures.is_empty() {
         return skipped("no fixture has a value (give --fixtures)");
     }
@@ -603,7 +627,11 @@ async fn expect_found(
             let got_keys: Vec<&String> = got.keys().collect();
             let expected_keys: Vec<&String> = expected.keys().collect();
             if got_keys != expected_keys {
-                let shown: Vec<String> = got_keys.iter().take(20).map(|k| crate::display::bounded(k).to_string()).collect();
+                let shown: Vec<String> = got_keys
+                    .iter()
+                    .take(20)
+                    .map(|k| crate::display::bounded(k).to_string())
+                    .collect();
                 return Err(format!("{what}: found keys {shown:?}, expected {expected_keys:?}").into());
             }
             for (key, value) in expected {
@@ -709,7 +737,10 @@ body!(roundtrip_unicode_key, |s| {
     let key = s.key("unicode-ключ-🔑-キー");
     let value = s.value("unicode");
     roundtrip(s, &key, &value).await?;
-    let exists = s.exists(&key).await.map_err(|status| status_failure("SecretExists of the unicode key", &status))?;
+    let exists = s
+        .exists(&key)
+        .await
+        .map_err(|status| status_failure("SecretExists of the unicode key", &status))?;
     if !exists {
         return Err("SecretExists of the unicode key after PushSecret: exists=false".into());
     }
@@ -758,7 +789,11 @@ body!(exists_missing, |s| {
     let key = s.missing_key();
     match s.exists(&key).await {
         Ok(false) => passed(),
-        Ok(true) => Err(format!("SecretExists of the missing key {}: exists=true", crate::display::bounded(&key)).into()),
+        Ok(true) => Err(format!(
+            "SecretExists of the missing key {}: exists=true",
+            crate::display::bounded(&key)
+        )
+        .into()),
         Err(status) => Err(status_failure(
             &format!("SecretExists of the missing key {}", crate::display::bounded(&key)),
             &status,
@@ -770,7 +805,10 @@ body!(exists_missing, |s| {
 body!(delete_missing, |s| {
     let key = s.missing_key();
     s.delete(&key).await.map_err(|status| {
-        status_failure(&format!("DeleteSecret of the missing key {}", crate::display::bounded(&key)), &status)
+        status_failure(
+            &format!("DeleteSecret of the missing key {}", crate::display::bounded(&key)),
+            &status,
+        )
     })?;
     passed()
 });
@@ -778,7 +816,10 @@ body!(delete_missing, |s| {
 body!(read_only_push, |s| {
     let key = s.key("read-only");
     let value = s.value("read-only");
-    let result = s.push(&key, &value).await.map(|()| Reply::PushSecret(Default::default()));
+    let result = s
+        .push(&key, &value)
+        .await
+        .map(|()| Reply::PushSecret(Default::default()));
     refused_with("PushSecret to a READ_ONLY store", &result, Code::Unimplemented)?;
     passed()
 });
@@ -826,7 +867,9 @@ body!(missing_provider_ref, |s| {
     let mut failures = Vec::new();
     for rpc in Rpc::ALL {
         let what = format!("{rpc:?} without provider_ref");
-        let (result, _) = s.call_in_band(&what, rpc.request(None, &s.target.namespace.clone())).await;
+        let (result, _) = s
+            .call_in_band(&what, rpc.request(None, &s.target.namespace.clone()))
+            .await;
         if let Err(failure) = refused_not_not_found(&what, &result) {
             failures.push(failure);
         }
@@ -899,8 +942,17 @@ body!(namespaced_empty_provider_namespace, |s| {
 
 body!(cluster_any_source_namespace, |s| {
     let other = s.other_namespace();
-    let call = s.target.store_call().through("ClusterSecretStore").from_namespace(&other);
-    expect_valid(s, &format!("Validate through a ClusterSecretStore from namespace {other}"), &call).await?;
+    let call = s
+        .target
+        .store_call()
+        .through("ClusterSecretStore")
+        .from_namespace(&other);
+    expect_valid(
+        s,
+        &format!("Validate through a ClusterSecretStore from namespace {other}"),
+        &call,
+    )
+    .await?;
     if s.can_read()
         && let Some((key, value)) = s.readable().await?
     {
@@ -925,7 +977,10 @@ async fn generate(s: &mut Session, what: &str) -> TestResult<gen_wire::GenerateR
     match s.call(what, request).await {
         Ok(Reply::Generate(response)) => {
             for (key, value) in &response.secrets {
-                s.remember(format!("the value generated under {}", crate::display::bounded(key)), value);
+                s.remember(
+                    format!("the value generated under {}", crate::display::bounded(key)),
+                    value,
+                );
             }
             Ok(response)
         }
@@ -1108,7 +1163,8 @@ async fn concurrent_generates(s: &mut Session) -> CaseResult {
             }
             Ok(Err(status)) => {
                 failures += 1;
-                s.messages.push(("concurrent Generate".into(), status.message().to_string()));
+                s.messages
+                    .push(("concurrent Generate".into(), status.message().to_string()));
                 first.get_or_insert_with(|| describe_status(&status));
             }
             Err(error) => {
@@ -1119,12 +1175,18 @@ async fn concurrent_generates(s: &mut Session) -> CaseResult {
     }
     for response in &responses {
         for (key, value) in &response.secrets {
-            s.remember(format!("the value generated under {}", crate::display::bounded(key)), value);
+            s.remember(
+                format!("the value generated under {}", crate::display::bounded(key)),
+                value,
+            );
         }
     }
     let mut cleanup_failures = 0usize;
     for response in responses {
-        if cleanup(s, "Cleanup after a concurrent Generate", response.state).await.is_err() {
+        if cleanup(s, "Cleanup after a concurrent Generate", response.state)
+            .await
+            .is_err()
+        {
             cleanup_failures += 1;
         }
     }
@@ -1189,7 +1251,10 @@ body!(deadline, |s| {
             let request = with_deadline(s.target.generator_call().generate(), SHORT_DEADLINE);
             let mut generator = s.client.generator.clone();
             let answer = tokio::time::timeout(limit + DEADLINE_GRACE, generator.generate(request)).await;
-            ("Generate", answer.map(|r| r.map(|response| Some(response.into_inner().state))))
+            (
+                "Generate",
+                answer.map(|r| r.map(|response| Some(response.into_inner().state))),
+            )
         }
     };
     let elapsed = started.elapsed();
@@ -1207,7 +1272,8 @@ body!(deadline, |s| {
         let _ = cleanup(s, "Cleanup after the deadline Generate", state.clone()).await;
     }
     if let Err(status) = &result {
-        s.messages.push((format!("{what} with a short deadline"), status.message().to_string()));
+        s.messages
+            .push((format!("{what} with a short deadline"), status.message().to_string()));
         if !matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled) {
             return Err(status_failure(&format!("{what} with a {SHORT_DEADLINE:?} deadline"), status).into());
         }
@@ -1254,7 +1320,10 @@ body!(no_value_in_messages, |s| {
                         format!("GetSecret of {shown} version eso-conformance-no-such-version"),
                         call.get(&key, "eso-conformance-no-such-version", &property).into(),
                     ),
-                    (format!("GetSecretMap of {shown}"), call.get_map(&key, &version, &property).into()),
+                    (
+                        format!("GetSecretMap of {shown}"),
+                        call.get_map(&key, &version, &property).into(),
+                    ),
                     (
                         format!("GetSecretMap of {shown} property eso-conformance-no-such-property"),
                         call.get_map(&key, &version, "eso-conformance-no-such-property").into(),
@@ -1276,7 +1345,9 @@ body!(no_value_in_messages, |s| {
             missing_secret_key.secret_data = [("value".to_string(), value)].into_iter().collect();
             s.pushed.insert(key.clone());
             let _ = s.call("PushSecret with metadata that is not JSON", bad_metadata).await;
-            let _ = s.call("PushSecret of a secret_key not in secret_data", missing_secret_key).await;
+            let _ = s
+                .call("PushSecret of a secret_key not in secret_data", missing_secret_key)
+                .await;
         }
     }
     let needles = s.needles();

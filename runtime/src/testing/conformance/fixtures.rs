@@ -74,7 +74,12 @@ impl Fixture {
             version: None,
             property: None,
             value: None,
-            map: Some(pairs.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect()),
+            map: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                    .collect(),
+            ),
         }
     }
 
@@ -198,7 +203,11 @@ impl Fixtures {
                 (None, None) => None,
             };
             if value.is_none() && entry.map.is_none() {
-                return Err(format!("{at} ({}): give value, valueBase64 or map", crate::display::bounded(&entry.key)).into());
+                return Err(format!(
+                    "{at} ({}): give value, valueBase64 or map",
+                    crate::display::bounded(&entry.key)
+                )
+                .into());
             }
             let non_empty = |field: Option<String>, name: &str| -> TestResult<Option<String>> {
                 match field {
@@ -222,7 +231,11 @@ impl Fixtures {
         if let Some(missing) = &file.missing_key
             && secrets.iter().any(|s| &s.key == missing)
         {
-            return Err(format!("fixtures: missingKey {} is a fixture's key", crate::display::bounded(missing)).into());
+            return Err(format!(
+                "fixtures: missingKey {} is a fixture's key",
+                crate::display::bounded(missing)
+            )
+            .into());
         }
         Ok(Fixtures {
             secrets,
@@ -270,10 +283,16 @@ mod tests {
             ("secrets:\n  - {key: '', value: v}\n", "secrets[0].key is empty"),
             ("secrets:\n  - {key: a}\n", "give value, valueBase64 or map"),
             ("secrets:\n  - {key: a, value: s3cr3t, valueBase64: AA==}\n", "not both"),
-            ("secrets:\n  - {key: a, valueBase64: 's3cr3t!'}\n", "valueBase64 is not base64"),
+            (
+                "secrets:\n  - {key: a, valueBase64: 's3cr3t!'}\n",
+                "valueBase64 is not base64",
+            ),
             ("secrets:\n  - {key: a, value: v, version: ''}\n", "version is empty"),
             ("secrets:\n  - {key: a, vaule: s3cr3t}\n", "unknown field"),
-            ("secrets:\n  - {key: a, value: v}\nmissingKey: a\n", "is a fixture's key"),
+            (
+                "secrets:\n  - {key: a, value: v}\nmissingKey: a\n",
+                "is a fixture's key",
+            ),
             ("secrets: s3cr3t\n", "fixtures:"),
         ] {
             let error = Fixtures::from_yaml(text).unwrap_err();

@@ -234,7 +234,14 @@ pub fn list() -> String {
     let width = cases().iter().map(|c| c.id.len()).max().unwrap_or(0);
     cases()
         .iter()
-        .map(|c| format!("{:width$}  {:12}  {}", c.id, format!("[{}]", c.needs.name()), c.description))
+        .map(|c| {
+            format!(
+                "{:width$}  {:12}  {}",
+                c.id,
+                format!("[{}]", c.needs.name()),
+                c.description
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -326,8 +333,16 @@ mod tests {
                 "{}",
                 case.id
             );
-            assert!(!case.description.is_empty() && !case.description.contains('\n'), "{}", case.id);
-            assert!(!case.upstream.is_empty() && !case.upstream.contains('\n'), "{}", case.id);
+            assert!(
+                !case.description.is_empty() && !case.description.contains('\n'),
+                "{}",
+                case.id
+            );
+            assert!(
+                !case.upstream.is_empty() && !case.upstream.contains('\n'),
+                "{}",
+                case.id
+            );
         }
         // The leak check reads what the others provoked: it runs last.
         assert_eq!(cases().last().map(|c| c.id), Some("errors.no-value-in-messages"));

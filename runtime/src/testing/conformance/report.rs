@@ -172,9 +172,10 @@ impl Report {
                     escape(why),
                     escape(&format!("{}\n{why}", case.description))
                 )),
-                Outcome::Skipped(why) => {
-                    xml.push_str(&format!("{open}\n      <skipped message=\"{}\"/>\n    </testcase>\n", escape(why)))
-                }
+                Outcome::Skipped(why) => xml.push_str(&format!(
+                    "{open}\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                    escape(why)
+                )),
             }
         }
         xml.push_str("  </testsuite>\n</testsuites>\n");
@@ -230,8 +231,14 @@ mod tests {
             target: "Fake default/backend through SecretStore".into(),
             cases: vec![
                 case("store.get.fixtures", Outcome::Passed),
-                case("errors.missing-object", Outcome::Failed("GetSecret: NOT_FOUND <&>\u{1}".into())),
-                case("store.read-only.push-unimplemented", Outcome::Skipped("the provider is READ_WRITE".into())),
+                case(
+                    "errors.missing-object",
+                    Outcome::Failed("GetSecret: NOT_FOUND <&>\u{1}".into()),
+                ),
+                case(
+                    "store.read-only.push-unimplemented",
+                    Outcome::Skipped("the provider is READ_WRITE".into()),
+                ),
             ],
             duration: Duration::from_millis(1500),
         }
@@ -249,16 +256,25 @@ mod tests {
         assert_eq!(report.skipped_ids(), ["store.read-only.push-unimplemented"]);
         let failure = report.assert_passed().unwrap_err();
         assert!(failure.message().contains("FAIL errors.missing-object"), "{failure:?}");
-        assert!(failure.message().ends_with("1 passed, 1 failed, 1 skipped"), "{failure:?}");
+        assert!(
+            failure.message().ends_with("1 passed, 1 failed, 1 skipped"),
+            "{failure:?}"
+        );
     }
 
     #[test]
     fn junit_is_escaped_xml() {
         let xml = report().junit_xml();
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"eso-conformance\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\" time=\"1.500\">"), "{xml}");
-        assert!(xml.contains("<testcase classname=\"store.get\" name=\"store.get.fixtures\" time=\"0.012\"/>\n"), "{xml}");
+        assert!(
+            xml.contains("<testcase classname=\"store.get\" name=\"store.get.fixtures\" time=\"0.012\"/>\n"),
+            "{xml}"
+        );
         assert!(xml.contains("<failure message=\"GetSecret: NOT_FOUND &lt;&amp;&gt;\\u{1}\">what it checks&#10;GetSecret: NOT_FOUND &lt;&amp;&gt;\\u{1}</failure>"), "{xml}");
-        assert!(xml.contains("<skipped message=\"the provider is READ_WRITE\"/>"), "{xml}");
+        assert!(
+            xml.contains("<skipped message=\"the provider is READ_WRITE\"/>"),
+            "{xml}"
+        );
         assert!(xml.trim_end().ends_with("</testsuites>"), "{xml}");
         assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
         assert_eq!(xml.matches("</testcase>").count(), 2, "{xml}");
@@ -266,6 +282,9 @@ mod tests {
 
     #[test]
     fn escape_covers_xml_specials_and_controls() {
-        assert_eq!(escape("a<b>&\"c'\u{0}\u{1b}é"), "a&lt;b&gt;&amp;&quot;c&apos;\\u{0}\\u{1b}é");
+        assert_eq!(
+            escape("a<b>&\"c'\u{0}\u{1b}é"),
+            "a&lt;b&gt;&amp;&quot;c&apos;\\u{0}\\u{1b}é"
+        );
     }
 }

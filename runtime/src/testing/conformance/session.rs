@@ -47,12 +47,20 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) async fn start(client: ProviderClient, target: Target, fixtures: Fixtures, case_timeout: Duration) -> Self {
+    pub(crate) async fn start(
+        client: ProviderClient,
+        target: Target,
+        fixtures: Fixtures,
+        case_timeout: Duration,
+    ) -> Self {
         let seed = run_seed();
         let run_id = format!("{:08x}", seed & 0xffff_ffff);
         let prefix = format!(
             "{}{run_id}-",
-            fixtures.key_prefix.clone().unwrap_or_else(|| "eso-conformance-".to_string())
+            fixtures
+                .key_prefix
+                .clone()
+                .unwrap_or_else(|| "eso-conformance-".to_string())
         );
         let mut known = Vec::new();
         let mut names = BTreeSet::new();
@@ -125,7 +133,12 @@ impl Session {
         }
         let capabilities = match &self.capabilities {
             Ok(capabilities) => *capabilities,
-            Err(why) => return Some(format!("needs {} and the capabilities are unknown: {why}", needs.name())),
+            Err(why) => {
+                return Some(format!(
+                    "needs {} and the capabilities are unknown: {why}",
+                    needs.name()
+                ));
+            }
         };
         let name = capabilities.as_str_name();
         let (read, write) = match capabilities {
@@ -240,7 +253,11 @@ impl Session {
     }
 
     /// [`call`](Self::call) with Validate's `valid: false` as a refusal (`FAILED_PRECONDITION`).
-    pub(crate) async fn call_in_band(&mut self, what: &str, request: impl Into<Request>) -> (Result<Reply, Status>, bool) {
+    pub(crate) async fn call_in_band(
+        &mut self,
+        what: &str,
+        request: impl Into<Request>,
+    ) -> (Result<Reply, Status>, bool) {
         let (result, in_band) = call_in_band(&mut self.client, request).await;
         self.record_result(what, &result);
         (result, in_band)
@@ -263,10 +280,15 @@ impl Session {
 
     /// PushSecret of `value` (as the Secret's key `value`) to `key`; remembers both.
     pub(crate) async fn push(&mut self, key: &str, value: &[u8]) -> Result<(), Status> {
-        self.remember(format!("the value the suite pushed to {}", crate::display::bounded(key)), value);
+        self.remember(
+            format!("the value the suite pushed to {}", crate::display::bounded(key)),
+            value,
+        );
         let mut request = self.target.store_call().push(&[], "value", key, "", "");
         request.secret_data = [("value".to_string(), value.to_vec())].into_iter().collect();
-        let result = self.call(&format!("PushSecret to {}", crate::display::bounded(key)), request).await;
+        let result = self
+            .call(&format!("PushSecret to {}", crate::display::bounded(key)), request)
+            .await;
         // Written or not, try to delete it at the end.
         self.pushed.insert(key.to_string());
         result.map(|_| ())
@@ -275,7 +297,10 @@ impl Session {
     /// GetSecret of `key` (`version`, `property` may be empty): the bytes.
     pub(crate) async fn get(&mut self, key: &str, version: &str, property: &str) -> Result<Vec<u8>, Status> {
         let request = self.target.store_call().get(key, version, property);
-        match self.call(&format!("GetSecret of {}", crate::display::bounded(key)), request).await? {
+        match self
+            .call(&format!("GetSecret of {}", crate::display::bounded(key)), request)
+            .await?
+        {
             Reply::GetSecret(response) => Ok(response.value),
             _ => Err(Status::internal("conformance: GetSecret answered another message")),
         }
@@ -284,7 +309,10 @@ impl Session {
     /// SecretExists of `key`.
     pub(crate) async fn exists(&mut self, key: &str) -> Result<bool, Status> {
         let request = self.target.store_call().exists(key, "");
-        match self.call(&format!("SecretExists of {}", crate::display::bounded(key)), request).await? {
+        match self
+            .call(&format!("SecretExists of {}", crate::display::bounded(key)), request)
+            .await?
+        {
             Reply::SecretExists(response) => Ok(response.exists),
             _ => Err(Status::internal("conformance: SecretExists answered another message")),
         }
@@ -317,10 +345,12 @@ impl Session {
         self.push(&key, &value)
             .await
             .map_err(|s| format!("seeding {key}: PushSecret failed: {}", describe_status(&s)))?;
-        let got = self
-            .get(&key, "", "")
-            .await
-            .map_err(|s| format!("seeding {key}: GetSecret after PushSecret failed: {}", describe_status(&s)))?;
+        let got = self.get(&key, "", "").await.map_err(|s| {
+            format!(
+                "seeding {key}: GetSecret after PushSecret failed: {}",
+                describe_status(&s)
+            )
+        })?;
         same_bytes(&format!("seeding {key}: GetSecret after PushSecret"), &got, &value)?;
         self.seeded = Some((key.clone(), value.clone()));
         Ok(Some((key, value)))
@@ -433,7 +463,11 @@ pub(crate) fn same_bytes(what: &str, got: &[u8], expected: &[u8]) -> TestResult 
     if got == expected {
         return Ok(());
     }
-    let first = got.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
+    let first = got
+        .iter()
+        .zip(expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(expected.len()));
     check!(
         false,
         "{what}: the value differs: {} bytes, expected {}; first difference at byte {first}",
