@@ -53,7 +53,7 @@ pub struct ConformanceArgs {
     namespace: Option<String>,
     /// The ESO object the calls come through: SecretStore, ClusterSecretStore,
     /// Provider, ClusterProvider, … [default: SecretStore].
-    #[arg(long, value_name = "KIND")]
+    #[arg(long, value_name = "KIND", visible_alias = "store-kind")]
     store_ref_kind: Option<String>,
     /// Whether the kind is a secret store or a generator.
     #[arg(long, value_enum, default_value = "store")]
