@@ -27,6 +27,9 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(2);
 /// The namespaced store kinds the scope cases go through. The ProviderStore kind
 /// (upstream's April core) joins once the runtime's scope table has it.
 const NAMESPACED_STORE_KINDS: [&str; 2] = ["SecretStore", "Provider"];
+/// The cluster store kinds the scope cases go through (ClusterProviderStore joins
+/// with ProviderStore).
+const CLUSTER_STORE_KINDS: [&str; 2] = ["ClusterSecretStore", "ClusterProvider"];
 /// A kind no provider serves.
 const UNKNOWN_KIND: &str = "EsoConformanceNoSuchKind";
 
@@ -230,7 +233,7 @@ pub(crate) static CASES: &[Case] = &[
         "scope.cluster-store.any-source-namespace",
         Store,
         cluster_any_source_namespace,
-        "through a ClusterSecretStore, callers from another namespace validate and read the target",
+        "through a ClusterSecretStore or ClusterProvider, callers from another namespace validate and read the target",
         "a cluster store serves ExternalSecrets of every namespace",
     ),
     case!(
@@ -942,28 +945,20 @@ body!(namespaced_empty_provider_namespace, |s| {
 
 body!(cluster_any_source_namespace, |s| {
     let other = s.other_namespace();
-    let call = s
-        .target
-        .store_call()
-        .through("ClusterSecretStore")
-        .from_namespace(&other);
-    expect_valid(
-        s,
-        &format!("Validate through a ClusterSecretStore from namespace {other}"),
-        &call,
-    )
-    .await?;
-    if s.can_read()
-        && let Some((key, value)) = s.readable().await?
-    {
-        let what = format!(
-            "GetSecret of {} through a ClusterSecretStore from namespace {other}",
-            crate::display::bounded(&key)
-        );
-        match s.call(&what, call.get(&key, "", "")).await {
-            Ok(Reply::GetSecret(response)) => same_bytes(&what, &response.value, &value)?,
-            Ok(_) => return Err(format!("{what}: answered another message").into()),
-            Err(status) => return Err(status_failure(&what, &status).into()),
+    let readable = if s.can_read() { s.readable().await? } else { None };
+    for kind in CLUSTER_STORE_KINDS {
+        let call = s.target.store_call().through(kind).from_namespace(&other);
+        expect_valid(s, &format!("Validate through a {kind} from namespace {other}"), &call).await?;
+        if let Some((key, value)) = &readable {
+            let what = format!(
+                "GetSecret of {} through a {kind} from namespace {other}",
+                crate::display::bounded(key)
+            );
+            match s.call(&what, call.get(key, "", "")).await {
+                Ok(Reply::GetSecret(response)) => same_bytes(&what, &response.value, value)?,
+                Ok(_) => return Err(format!("{what}: answered another message").into()),
+                Err(status) => return Err(status_failure(&what, &status).into()),
+            }
         }
     }
     passed()
