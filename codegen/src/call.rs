@@ -66,7 +66,7 @@ pub struct CallArgs {
 
 /// Why a call did not succeed.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// The call could not be made: arguments, files, input.
     Usage(anyhow::Error),
     /// The provider could not be reached.
@@ -172,7 +172,11 @@ fn client_tls(args: &CallArgs) -> anyhow::Result<Option<ClientTls>> {
 }
 
 /// Connects, retrying while the provider is unreachable for up to `wait`.
-async fn connect(address: &str, tls: Option<&ClientTls>, wait: Option<Duration>) -> Result<ProviderClient, Failure> {
+pub(crate) async fn connect(
+    address: &str,
+    tls: Option<&ClientTls>,
+    wait: Option<Duration>,
+) -> Result<ProviderClient, Failure> {
     let deadline = wait.map(|wait| Instant::now() + wait);
     loop {
         match ProviderClient::connect(address, tls).await {

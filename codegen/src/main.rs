@@ -8,6 +8,8 @@
 //!   (regenerating keeps the user's files; `--check` reports drift).
 //! - `eso-gen call` calls any RPC of a running provider the way ESO core does:
 //!   `host:port` without a scheme, mutual TLS, a 30 s deadline.
+//! - `eso-gen conformance` runs the conformance suite against a running provider by
+//!   address (one line per case, a summary, JUnit XML with `--junit`).
 //! - `eso-gen new provider NAME` / `eso-gen new generator NAME` creates a provider project
 //!   (spec, example in-memory backend, tests over mTLS, manifests, Dockerfile) that builds,
 //!   passes its tests and runs `--dev` at once.
@@ -16,6 +18,7 @@ mod call;
 mod certs_cmd;
 mod chart_cmd;
 mod codec;
+mod conformance_cmd;
 mod crds_cmd;
 mod generated;
 mod json;
@@ -48,6 +51,12 @@ enum Command {
     /// Exit codes: 0 success; 1 the provider answered with an error; 2 the call
     /// could not be made (bad arguments, unreadable files, provider unreachable).
     Call(Box<call::CallArgs>),
+    /// Runs the conformance suite against a running provider, as ESO core reaches
+    /// it, and prints one line per case and a summary.
+    ///
+    /// Exit codes: 0 no case failed; 1 a case failed; 2 the suite could not run
+    /// (bad arguments, unreadable files, provider unreachable).
+    Conformance(Box<conformance_cmd::ConformanceArgs>),
     /// Writes the provider's CRDs (one YAML file each) from its binary's `manifest`;
     /// with --check, reports drift and exits 1 instead of writing.
     Crds(crds_cmd::CrdsArgs),
@@ -68,6 +77,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Call(args) => call::run(*args),
+        Command::Conformance(args) => conformance_cmd::run(&args),
         Command::Chart(args) => match chart_cmd::run(&args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,

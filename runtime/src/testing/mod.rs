@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod conformance;
 mod expect;
 pub mod files;
 pub mod kube_api;

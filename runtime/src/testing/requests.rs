@@ -35,6 +35,15 @@ impl StoreCall {
         }
     }
 
+    /// Calls about any reference (one built at run time, e.g. from a command
+    /// line), from an ExternalSecret in `source_namespace`.
+    pub fn from_ref(provider_ref: wire::ProviderReference, source_namespace: &str) -> Self {
+        StoreCall {
+            provider_ref,
+            source_namespace: source_namespace.to_string(),
+        }
+    }
+
     /// The same object reached through another ESO object
     /// (`ClusterSecretStore`, `Provider`, `ClusterProvider`, …).
     pub fn through(mut self, store_ref_kind: &str) -> Self {
@@ -164,6 +173,26 @@ impl GeneratorCall {
             generator_ref: super::generator_ref(gvk, namespace, name),
             source_namespace: namespace.to_string(),
         }
+    }
+
+    /// Calls about any reference (one built at run time), from an ExternalSecret
+    /// in `source_namespace`.
+    pub fn from_ref(generator_ref: gen_wire::GeneratorRef, source_namespace: &str) -> Self {
+        GeneratorCall {
+            generator_ref,
+            source_namespace: source_namespace.to_string(),
+        }
+    }
+
+    /// Asked for by an ExternalSecret in `namespace`.
+    pub fn from_namespace(mut self, namespace: &str) -> Self {
+        self.source_namespace = namespace.to_string();
+        self
+    }
+
+    /// The `GeneratorRef` sent.
+    pub fn generator_ref(&self) -> gen_wire::GeneratorRef {
+        self.generator_ref.clone()
     }
 
     /// Generate.
