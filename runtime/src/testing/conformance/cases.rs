@@ -24,12 +24,12 @@ pub(crate) const LARGE_VALUE_BYTES: usize = 39 * 1024 * 1024 / 10;
 /// The deadline `protocol.deadline` sends, and how much later the call may end.
 const SHORT_DEADLINE: Duration = Duration::from_millis(100);
 const DEADLINE_GRACE: Duration = Duration::from_secs(2);
-/// The namespaced store kinds the scope cases go through. The ProviderStore kind
-/// (upstream's April core) joins once the runtime's scope table has it.
-const NAMESPACED_STORE_KINDS: [&str; 2] = ["SecretStore", "Provider"];
-/// The cluster store kinds the scope cases go through (ClusterProviderStore joins
-/// with ProviderStore).
-const CLUSTER_STORE_KINDS: [&str; 2] = ["ClusterSecretStore", "ClusterProvider"];
+/// The namespaced store kinds the scope cases go through: every upstream core
+/// generation's (SecretStore the newest, ProviderStore its April 2026 branches,
+/// Provider the earliest).
+const NAMESPACED_STORE_KINDS: [&str; 3] = ["SecretStore", "ProviderStore", "Provider"];
+/// The cluster store kinds the scope cases go through, likewise.
+const CLUSTER_STORE_KINDS: [&str; 3] = ["ClusterSecretStore", "ClusterProviderStore", "ClusterProvider"];
 /// A kind no provider serves.
 const UNKNOWN_KIND: &str = "EsoConformanceNoSuchKind";
 
@@ -219,7 +219,7 @@ pub(crate) static CASES: &[Case] = &[
         "scope.namespaced-store.cross-namespace",
         Store,
         namespaced_cross_namespace,
-        "through a SecretStore or Provider, an object in another namespace than the caller's is PERMISSION_DENIED",
+        "through a SecretStore, ProviderStore or Provider, an object in another namespace than the caller's is PERMISSION_DENIED",
         "a namespaced store never reaches outside its namespace",
     ),
     case!(
@@ -233,7 +233,7 @@ pub(crate) static CASES: &[Case] = &[
         "scope.cluster-store.any-source-namespace",
         Store,
         cluster_any_source_namespace,
-        "through a ClusterSecretStore or ClusterProvider, callers from another namespace validate and read the target",
+        "through a ClusterSecretStore, ClusterProviderStore or ClusterProvider, callers from another namespace validate and read the target",
         "a cluster store serves ExternalSecrets of every namespace",
     ),
     case!(
