@@ -142,16 +142,23 @@ pub use crate::__testing_check_eq as check_eq;
 ///
 /// let failure = expect_status("GetSecret", refused, Code::PermissionDenied, &[]).unwrap_err();
 /// assert_eq!(failure.message(), "GetSecret: expected PermissionDenied, got NotFound: secret db not found");
-/// assert!(expect_status("GetSecret", Ok::<_, Status>("world"), Code::NotFound, &[]).is_err());
+/// // An unexpected answer fails without showing it: a reply may carry a secret value.
+/// let answered = expect_status("GetSecret", Ok::<_, Status>("s3cr3t"), Code::NotFound, &[]).unwrap_err();
+/// assert!(answered.message().starts_with("GetSecret: expected NotFound, got OK"), "{answered:?}");
+/// assert!(!answered.message().contains("s3cr3t"));
 /// ```
-pub fn expect_status<T: fmt::Debug>(
+pub fn expect_status<T>(
     what: &str,
     result: Result<T, tonic::Status>,
     code: tonic::Code,
     needles: &[&str],
 ) -> TestResult<String> {
     match result {
-        Ok(value) => Err(format!("{what}: expected {code:?}, got OK {value:?}").into()),
+        Ok(_) => Err(format!(
+            "{what}: expected {code:?}, got OK (a {} reply, not shown: it may carry a secret value)",
+            std::any::type_name::<T>()
+        )
+        .into()),
         Err(status) if status.code() != code => Err(format!(
             "{what}: expected {code:?}, got {:?}: {}",
             status.code(),
