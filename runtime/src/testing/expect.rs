@@ -267,3 +267,32 @@ pub fn structural_crds(yaml: &str) -> TestResult<Vec<String>> {
     }
     Ok(names)
 }
+
+/// The code as the gRPC spec spells it: `NOT_FOUND`, `PERMISSION_DENIED`, … (for
+/// reports; `tonic::Code`'s `Debug` says `NotFound`).
+///
+/// ```
+/// assert_eq!(eso_runtime::testing::code_name(tonic::Code::FailedPrecondition), "FAILED_PRECONDITION");
+/// ```
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}

@@ -22,7 +22,7 @@ pub mod requests;
 mod rpc;
 
 pub use expect::{
-    TestError, TestResult, check, check_eq, expect_status, get, ok, pairs, structural_crds, text, text_map,
+    TestError, TestResult, check, check_eq, code_name, expect_status, get, ok, pairs, structural_crds, text, text_map,
 };
 pub use rpc::{Expect, Reply, Request, Rpc, call, call_in_band, run_table};
 

@@ -4,6 +4,7 @@
 
 use super::{Fixtures, Needs, Service, Target};
 use crate::client::ProviderClient;
+pub(crate) use crate::testing::expect::code_name;
 use crate::testing::rpc::{Reply, Request, call, call_in_band};
 use crate::testing::{TestResult, check};
 use base64::Engine;
@@ -431,30 +432,6 @@ impl Session {
 /// `CODE: message`, the code as gRPC names it.
 pub(crate) fn describe_status(status: &Status) -> String {
     format!("{}: {}", code_name(status.code()), status.message())
-}
-
-/// The code as the gRPC spec spells it (`NOT_FOUND`).
-pub(crate) fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
 }
 
 /// `got` must be `expected`, byte for byte; the failure shows lengths and the
