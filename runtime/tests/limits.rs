@@ -55,6 +55,17 @@ async fn raw_tls(provider: &TestProvider) -> TlsStream {
         .expect("TLS handshake")
 }
 
+/// A caller on a new connection reads `default/echo`'s `a` as usual.
+async fn assert_a_new_connection_is_served(provider: &TestProvider) {
+    let mut client = provider.client().await.expect("client");
+    let value = client
+        .store
+        .get_secret(get_secret_request(&ECHO, "default", "echo", "a"))
+        .await
+        .map(|r| r.into_inner().value);
+    assert_eq!(value.ok(), Some(b"b".to_vec()), "a new connection is served");
+}
+
 // --- raw HTTP/2 frames (RFC 9113), just what these tests need ---
 
 const HEADERS: u8 = 0x1;
@@ -182,13 +193,7 @@ async fn streams_beyond_the_advertised_limit_are_refused() {
         "streams 17..39 refused"
     );
     // Another connection is served as usual meanwhile.
-    let mut client = provider.client().await.expect("client");
-    let value = client
-        .store
-        .get_secret(get_secret_request(&ECHO, "default", "echo", "a"))
-        .await
-        .map(|r| r.into_inner().value);
-    assert_eq!(value.ok(), Some(b"b".to_vec()));
+    assert_a_new_connection_is_served(&provider).await;
     provider.stop().await.expect("stop");
 }
 
@@ -368,13 +373,7 @@ async fn unfinished_request_bodies_are_bounded_in_memory_and_time() {
         bodies.push(body);
     }
     // Meanwhile an ordinary caller on another connection is served.
-    let mut client = provider.client().await.expect("client");
-    let value = client
-        .store
-        .get_secret(get_secret_request(&ECHO, "default", "echo", "a"))
-        .await
-        .map(|r| r.into_inner().value);
-    assert_eq!(value.ok(), Some(b"b".to_vec()));
+    assert_a_new_connection_is_served(&provider).await;
 
     let mut codes = Vec::new();
     for response in responses {
@@ -401,6 +400,7 @@ async fn unfinished_request_bodies_are_bounded_in_memory_and_time() {
 
     // Everything was given back: a 900 KiB request fits in the 1 MiB budget again
     // (the key is not there: NOT_FOUND, which means it reached the store).
+    let mut client = provider.client().await.expect("client");
     let big = client
         .store
         .get_secret(get_secret_request(&ECHO, "default", "echo", &"k".repeat(900 * 1024)))
@@ -433,12 +433,7 @@ async fn connections_that_never_start_http2_are_closed() {
     let read = tokio::time::timeout(Duration::from_secs(10), http1.read(&mut buffer)).await;
     assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
     // A real client in the meantime.
-    let mut client = provider.client().await.expect("client");
-    let value = client
-        .store
-        .get_secret(get_secret_request(&ECHO, "default", "echo", "a"))
-        .await;
-    assert!(value.is_ok(), "{value:?}");
+    assert_a_new_connection_is_served(&provider).await;
     provider.stop().await.expect("stop");
 }
 
@@ -579,13 +574,7 @@ async fn a_connection_past_its_age_is_sent_away_and_its_call_in_flight_finishes(
         "no new call on a connection sent away: {refused:?}"
     );
     // ESO core reconnects: a new connection is served.
-    let mut client = provider.client().await.expect("client");
-    let value = client
-        .store
-        .get_secret(get_secret_request(&ECHO, "default", "echo", "a"))
-        .await
-        .map(|r| r.into_inner().value);
-    assert_eq!(value.ok(), Some(b"b".to_vec()));
+    assert_a_new_connection_is_served(&provider).await;
     provider.stop().await.expect("stop");
 }
 
