@@ -81,6 +81,7 @@ pub struct ProviderClient {
     pub generator: GeneratorProviderClient<Channel>,
     /// The underlying channel, for other services (health, reflection).
     pub channel: Channel,
+    endpoint: Endpoint,
 }
 
 impl ProviderClient {
@@ -111,6 +112,7 @@ impl ProviderClient {
                 .map_err(|error| Error::invalid_config(format!("client TLS configuration: {error}")))?;
         }
         let channel = endpoint
+            .clone()
             .connect()
             .await
             .map_err(|error| Error::unavailable(format!("cannot connect to {address}: {}", error_chain(&error))))?;
@@ -118,7 +120,14 @@ impl ProviderClient {
             store: SecretStoreProviderClient::new(channel.clone()),
             generator: GeneratorProviderClient::new(channel.clone()),
             channel,
+            endpoint,
         })
+    }
+
+    /// Where and how this client connected (address, TLS, keepalive): to open more
+    /// connections like its own, e.g. with other HTTP/2 settings.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 }
 

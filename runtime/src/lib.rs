@@ -58,8 +58,10 @@
 //! One line through the modules, the same for every RPC of both services:
 //!
 //! 1. `server/listen.rs` accepts the connection (TLS with the reloaded
-//!    certificates, the client's identity checked, HTTP/2 preface in time) and
-//!    `server/limits.rs` admits the call (in-flight and request-memory limits).
+//!    certificates, the client's identity checked, HTTP/2 preface in time),
+//!    `server/connection.rs` serves it over HTTP/2 until it is idle, old or
+//!    drained, and `server/limits.rs` admits each call (in-flight and
+//!    request-memory limits, the caller's deadline).
 //! 2. `server/service.rs`: the method's handler is one call of `Services::handle`,
 //!    which takes the reference and source namespace out of the message
 //!    (`server/call.rs`, `WireRequest`), describes the call for logs, and times,

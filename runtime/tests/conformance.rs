@@ -232,6 +232,7 @@ async fn a_correct_read_write_store_passes_every_case_that_applies() -> TestResu
             "fixtures.seed.push",
             "store.get.missing-version",
             "store.get.missing-property",
+            "store.find.fixtures",
             "store.read-only.push-unimplemented",
             "store.read-only.delete-unimplemented",
         ]),
@@ -287,6 +288,7 @@ async fn a_read_only_store_passes_the_read_only_cases_and_skips_the_writes() -> 
             "fixtures.seed.push",
             "store.get.missing-version",
             "store.get.missing-property",
+            "store.find.fixtures",
             "store.roundtrip.binary-value",
             "store.roundtrip.empty-value",
             "store.roundtrip.large-value",
@@ -370,6 +372,11 @@ enum RawBug {
     NotFoundForMissingObject,
     /// Any namespace is accepted through a namespaced store.
     IgnoresNamespaces,
+    /// Compiled from an edited copy of the `.proto`: its reflection says
+    /// `GetSecretRequest.source_namespace` is field 13, not 3.
+    RenumbersField,
+    /// Serves no gRPC reflection.
+    NoReflection,
 }
 
 const RAW_API_VERSION: &str = "provider.example.com/v1";
@@ -591,9 +598,21 @@ async fn start_raw(bug: RawBug) -> TestResult<(tokio::sync::oneshot::Sender<()>,
         data: Mutex::new(BTreeMap::new()),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let descriptors = match bug {
+        RawBug::RenumbersField => renumbered_descriptors()?,
+        _ => eso_runtime::proto::FILE_DESCRIPTOR_SET.to_vec(),
+    };
+    let reflection = (bug != RawBug::NoReflection)
+        .then(|| {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(&descriptors)
+                .build_v1()
+        })
+        .transpose()?;
     let server = tonic::transport::Server::builder()
         .tls_config(tls)?
         .add_service(health)
+        .add_optional_service(reflection)
         .add_service(SecretStoreProviderServer::new(store))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
             let _ = stopped.await;
@@ -605,6 +624,23 @@ async fn start_raw(bug: RawBug) -> TestResult<(tokio::sync::oneshot::Sender<()>,
     )
     .await?;
     Ok((stop, client, dir))
+}
+
+/// The wire contract's descriptors with `GetSecretRequest.source_namespace`
+/// renumbered 3 → 13, as a provider compiled from an edited `.proto` describes itself.
+fn renumbered_descriptors() -> TestResult<Vec<u8>> {
+    use prost::Message;
+    let mut set = prost_types::FileDescriptorSet::decode(eso_runtime::proto::FILE_DESCRIPTOR_SET)?;
+    let field = set
+        .file
+        .iter_mut()
+        .flat_map(|file| file.message_type.iter_mut())
+        .filter(|message| message.name() == "GetSecretRequest")
+        .flat_map(|message| message.field.iter_mut())
+        .find(|field| field.name() == "source_namespace")
+        .ok_or("GetSecretRequest.source_namespace is in the contract")?;
+    field.number = Some(13);
+    Ok(set.encode_to_vec())
 }
 
 async fn run_raw(bug: RawBug) -> TestResult<Report> {
@@ -634,6 +670,7 @@ async fn a_correct_raw_provider_passes_every_case_that_applies() -> TestResult {
             "store.get.missing-version",
             "store.get.missing-property",
             "store.get-map.fixtures",
+            "store.find.fixtures",
             "store.read-only.push-unimplemented",
             "store.read-only.delete-unimplemented",
         ]),
@@ -658,6 +695,48 @@ async fn a_raw_provider_that_answers_not_found_for_a_missing_object_fails_only_t
     let mut expected = correct.passed_ids();
     expected.retain(|id| *id != "errors.missing-object");
     check_eq!(report.passed_ids(), expected, "passed cases");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_raw_provider_whose_reflection_renumbers_a_field_fails_only_the_contract_check() -> TestResult {
+    let correct = run_raw(RawBug::None).await?;
+    check!(
+        correct.passed_ids().contains(&"contract.reflection"),
+        "the correct provider's reflection matches the contract"
+    );
+    let report = run_raw(RawBug::RenumbersField).await?;
+    check_eq!(report.failed_ids(), ["contract.reflection"], "failed cases");
+    let Some(Outcome::Failed(why)) = report.case("contract.reflection").map(|c| c.outcome.clone()) else {
+        return Err("the case did not fail".into());
+    };
+    check!(
+        why.contains("1 difference(s) from the wire contract")
+            && why.contains(
+                "field provider.v1.GetSecretRequest.source_namespace is number 13, the contract says 3 (renumbered)"
+            ),
+        "the reason names the field and both numbers: {why}"
+    );
+    // The contract check runs first: the report says so before any other case.
+    check_eq!(
+        report.cases.first().map(|c| c.id),
+        Some("contract.reflection"),
+        "first case"
+    );
+    let mut expected = correct.passed_ids();
+    expected.retain(|id| *id != "contract.reflection");
+    check_eq!(report.passed_ids(), expected, "passed cases");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_raw_provider_without_reflection_skips_the_contract_check_with_the_reason() -> TestResult {
+    let report = run_raw(RawBug::NoReflection).await?;
+    report.assert_passed()?;
+    let Some(Outcome::Skipped(why)) = report.case("contract.reflection").map(|c| c.outcome.clone()) else {
+        return Err("the contract case was not skipped".into());
+    };
+    check!(why.contains("serves no gRPC reflection"), "{why}");
     Ok(())
 }
 

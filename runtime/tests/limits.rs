@@ -610,6 +610,75 @@ async fn a_call_still_running_past_the_grace_is_cut_off_with_its_connection() {
     provider.stop().await.expect("stop");
 }
 
+/// A raw h2 connection, ready for a stream, and the task driving it.
+async fn open_h2(
+    provider: &TestProvider,
+) -> (
+    h2::client::SendRequest<Bytes>,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+) {
+    let (send, connection) = h2::client::Builder::new()
+        .handshake::<_, Bytes>(raw_tls(provider).await)
+        .await
+        .expect("h2 handshake");
+    let driver = tokio::spawn(connection);
+    (send.ready().await.expect("stream slot"), driver)
+}
+
+#[tokio::test]
+async fn a_connection_without_calls_for_its_idle_limit_is_sent_away_and_one_with_a_call_is_not() {
+    let limits = Limits {
+        max_connection_idle: Some(Duration::from_millis(600)),
+        ..Limits::default()
+    };
+    let manifests = format!(
+        "{}apiVersion: test.eso-gen.dev/v1\nkind: Echo\nmetadata: {{name: slow, namespace: default}}\nspec: {{values: {{a: b}}, delayMs: 2000}}\n",
+        echo_object("default", "echo", "{a: b}")
+    );
+    let provider = start_with(limits, &manifests).await;
+    // A: one quick call, then nothing. B: a call that runs 2 s, past the idle limit.
+    let (mut quick_send, quick_driver) = open_h2(&provider).await;
+    let (mut busy_send, busy_driver) = open_h2(&provider).await;
+    let opened = tokio::time::Instant::now();
+    let quick = send_get_secret(&mut quick_send, "echo").expect("quick call sent");
+    let busy = send_get_secret(&mut busy_send, "slow").expect("slow call sent");
+    assert_eq!(grpc_code(quick).await, Some(Code::Ok as i32));
+
+    let quick_ended = tokio::time::timeout(Duration::from_secs(10), quick_driver)
+        .await
+        .expect("the idle connection ends");
+    let quick_lasted = opened.elapsed();
+    assert!(
+        matches!(&quick_ended, Ok(Ok(()))),
+        "a graceful end (GOAWAY, no streams left): {quick_ended:?}"
+    );
+    assert!(
+        quick_lasted >= Duration::from_millis(600) && quick_lasted < Duration::from_millis(1900),
+        "sent away once idle for 0.6 s, while the other connection's call still ran: {quick_lasted:?}"
+    );
+    assert!(
+        !busy_driver.is_finished(),
+        "a connection with a call in flight is not idle"
+    );
+    assert_eq!(
+        grpc_code(busy).await,
+        Some(Code::Ok as i32),
+        "the call in flight is answered"
+    );
+    let busy_ended = tokio::time::timeout(Duration::from_secs(10), busy_driver)
+        .await
+        .expect("idle after its call, it ends too");
+    let busy_lasted = opened.elapsed();
+    assert!(matches!(&busy_ended, Ok(Ok(()))), "{busy_ended:?}");
+    assert!(
+        busy_lasted >= Duration::from_millis(2600),
+        "idle counted from the end of its call (2 s + 0.6 s): {busy_lasted:?}"
+    );
+    // ESO core opens a new connection when it next calls.
+    assert_a_new_connection_is_served(&provider).await;
+    provider.stop().await.expect("stop");
+}
+
 #[tokio::test]
 async fn client_pings_more_often_than_every_5_seconds_are_answered() {
     // Upstream's provider servers permit ESO core's keepalive pings down to every 5 s;

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use eso_runtime::testing::conformance::{self, Fixture, Fixtures, Outcome, Target};
+use eso_runtime::testing::conformance::{self, FindFixture, Fixture, Fixtures, Outcome, Target};
 use std::time::Duration;
 
 fn manifests() -> String {
@@ -15,7 +15,7 @@ fn manifests() -> String {
         fake_object(
             "default",
             "backend",
-            "  data:\n    - key: greeting\n      value: fake-greeting-4c1d\n    - key: db/credentials\n      value: '{\"username\":\"app-user\",\"password\":\"pw-fake-9b2e\"}'\n    - key: db/credentials\n      version: v1\n      value: old-credentials-v1-77aa",
+            "  data:\n    - key: greeting\n      value: fake-greeting-4c1d\n      tags: {team: a}\n    - key: db/host\n      value: db.internal\n      tags: {team: a, tier: db}\n    - key: db/credentials\n      value: '{\"username\":\"app-user\",\"password\":\"pw-fake-9b2e\"}'\n    - key: db/credentials\n      version: v1\n      value: old-credentials-v1-77aa",
         ),
         generator_object("default", "gen", "  data:\n    token: generated-token-5e6f"),
     ]
@@ -31,6 +31,13 @@ fn fixtures() -> Fixtures {
             "db/credentials",
             &[("username", "app-user"), ("password", "pw-fake-9b2e")],
         ),
+        Fixture::value("db/host", "db.internal"),
+    ])
+    .with_finds([
+        FindFixture::by_path("db/", &["db/credentials", "db/host"]),
+        FindFixture::by_tags(&[("team", "a")], &["db/host", "greeting"]),
+        FindFixture::by_tags(&[("team", "a")], &["greeting"]).named("^gr"),
+        FindFixture::by_tags(&[("team", "a"), ("tier", "db")], &["db/host"]),
     ])
 }
 
@@ -75,7 +82,7 @@ async fn the_fake_generator_passes_every_case_that_applies() -> TestResult {
     let report = conformance::run_in_process(provider(), &manifests(), &target, &Fixtures::new()).await?;
     eprintln!("{report}");
     report.assert_passed()?;
-    let applicable = ["generator.", "protocol.", "errors.no-value-in-messages"];
+    let applicable = ["contract.", "generator.", "protocol.", "errors.no-value-in-messages"];
     for case in conformance::cases() {
         let applies = applicable.iter().any(|prefix| case.id.starts_with(prefix));
         let outcome = &report.case(case.id).ok_or("a case is missing")?.outcome;

@@ -125,6 +125,9 @@ pub(crate) struct ServeArgs {
     /// How long a connection may take after its TLS handshake to start HTTP/2 before it is closed.
     #[arg(long, env = "HTTP2_PREFACE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub http2_preface_timeout: Duration,
+    /// After this long without a call in flight a connection is sent GOAWAY; `0s`: never.
+    #[arg(long, env = "MAX_CONNECTION_IDLE", default_value = "15m", value_parser = parse_duration)]
+    pub max_connection_idle: Duration,
     /// After this long a connection is sent GOAWAY, so that clients reconnect (and spread
     /// over new replicas); `0s`: never.
     #[arg(long, env = "MAX_CONNECTION_AGE", default_value = "30m", value_parser = parse_duration)]
@@ -132,6 +135,22 @@ pub(crate) struct ServeArgs {
     /// How long calls in flight on a connection past its age may still take.
     #[arg(long, env = "MAX_CONNECTION_AGE_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub max_connection_age_grace: Duration,
+}
+
+/// The server's limits from the flags; a zero duration switches a connection limit off.
+fn limits(args: &ServeArgs) -> Limits {
+    let unless_zero = |duration: Duration| (!duration.is_zero()).then_some(duration);
+    Limits {
+        max_concurrent_streams: args.max_concurrent_streams.max(1),
+        max_in_flight: args.max_in_flight_calls.max(1),
+        request_memory: args.max_request_memory,
+        request_body_timeout: args.request_body_timeout,
+        preface_timeout: args.http2_preface_timeout,
+        max_connection_idle: unless_zero(args.max_connection_idle),
+        max_connection_age: unless_zero(args.max_connection_age),
+        max_connection_age_grace: args.max_connection_age_grace,
+        ..Limits::default()
+    }
 }
 
 impl ServeArgs {
@@ -254,16 +273,7 @@ pub(crate) async fn serve(provider: Provider, args: ServeArgs) -> Result<()> {
         reload_interval: args.reload_interval,
         shutdown_grace: args.shutdown_grace_period,
         shutdown_delay: args.shutdown_delay,
-        limits: Limits {
-            max_concurrent_streams: args.max_concurrent_streams.max(1),
-            max_in_flight: args.max_in_flight_calls.max(1),
-            request_memory: args.max_request_memory,
-            request_body_timeout: args.request_body_timeout,
-            preface_timeout: args.http2_preface_timeout,
-            max_connection_age: (!args.max_connection_age.is_zero()).then_some(args.max_connection_age),
-            max_connection_age_grace: args.max_connection_age_grace,
-            ..Limits::default()
-        },
+        limits: limits(&args),
     };
     let running = provider.start(settings, source).await?;
     tracing::info!(grpc = %running.grpc_addr(), http = %running.http_addr(), "serving");
@@ -312,12 +322,18 @@ mod tests {
     #[test]
     fn connection_lifetime_defaults_match_upstream_and_zero_disables() -> std::result::Result<(), String> {
         let defaults = parse(&[])?;
+        assert_eq!(defaults.max_connection_idle, Duration::from_secs(15 * 60));
         assert_eq!(defaults.max_connection_age, Duration::from_secs(30 * 60));
         assert_eq!(defaults.max_connection_age_grace, Duration::from_secs(30));
         assert_eq!(
-            parse(&["--max-connection-age", "0s"])?.max_connection_age,
-            Duration::ZERO
+            limits(&defaults),
+            Limits::default(),
+            "the flags' defaults are the library's"
         );
+        let off = limits(&parse(&["--max-connection-age", "0s", "--max-connection-idle", "0s"])?);
+        assert_eq!((off.max_connection_age, off.max_connection_idle), (None, None));
+        let set = limits(&parse(&["--max-connection-idle", "90s"])?);
+        assert_eq!(set.max_connection_idle, Some(Duration::from_secs(90)));
         Ok(())
     }
 }

@@ -34,6 +34,8 @@ pub const FREE_REQUEST_BYTES: usize = 16 * 1024;
 /// | time for a request body to arrive | `request_body_timeout`, `--request-body-timeout` (10 s) | `DEADLINE_EXCEEDED`, `reason="request_body_timeout"` |
 /// | time from TLS to the HTTP/2 preface | `preface_timeout`, `--http2-preface-timeout` (10 s) | connection closed |
 /// | reset streams | h2's limits on pending-accept (20) and locally reset (1024) streams | `GOAWAY` |
+/// | a connection without calls | `max_connection_idle`, `--max-connection-idle` (15 min, as upstream's provider servers) | `GOAWAY` once no call has been in flight for that long; ESO core opens a new connection when it next calls |
+/// | a call's time | the caller's `grpc-timeout` | `DEADLINE_EXCEEDED`; the call's work is dropped |
 /// | a connection's lifetime | `max_connection_age`, `--max-connection-age` (30 min, as upstream's provider servers) | `GOAWAY`; calls in flight get `max_connection_age_grace`, `--max-connection-age-grace` (30 s, ESO core's call deadline), then the connection is closed. ESO core reconnects, which also spreads its connections over new replicas |
 ///
 /// Health checks (`grpc.health.v1.Health`) are not counted against the in-flight
@@ -53,6 +55,9 @@ pub struct Limits {
     pub request_body_timeout: Duration,
     /// How long a connection may take, after its TLS handshake, to start HTTP/2.
     pub preface_timeout: Duration,
+    /// After this long without a call in flight a connection is asked to go away
+    /// (`GOAWAY`); `None`: never.
+    pub max_connection_idle: Option<Duration>,
     /// After this long a connection is asked to go away (`GOAWAY`); `None`: never.
     pub max_connection_age: Option<Duration>,
     /// How long calls in flight on a connection past its age may still take before
@@ -72,6 +77,7 @@ impl Default for Limits {
             request_memory: 16 * 1024 * 1024,
             request_body_timeout: Duration::from_secs(10),
             preface_timeout: Duration::from_secs(10),
+            max_connection_idle: Some(Duration::from_secs(15 * 60)),
             max_connection_age: Some(Duration::from_secs(30 * 60)),
             max_connection_age_grace: Duration::from_secs(30),
         }
@@ -173,6 +179,11 @@ where
         } else {
             None
         };
+        let deadline = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| crate::blocking::grpc_deadline(value, Instant::now()));
         let held: HeldMemory = Arc::new(Mutex::new(None));
         let request = request.map(|body| {
             Body::new(LimitedBody {
@@ -188,12 +199,25 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let response = inner.call(request).await;
+            let call = inner.call(request);
+            let response = match deadline {
+                None => call.await,
+                // Work the caller no longer waits for is dropped at its deadline.
+                Some(deadline) => match tokio::time::timeout_at(deadline.into(), call).await {
+                    Ok(response) => response,
+                    Err(_) => Ok(deadline_passed()),
+                },
+            };
             drop(held);
             drop(permit);
             response
         })
     }
+}
+
+/// The answer to a call whose `grpc-timeout` passed before it was done.
+fn deadline_passed() -> http::Response<Body> {
+    Status::deadline_exceeded("the call's deadline (grpc-timeout) passed before it was answered").into_http()
 }
 
 /// A request body that counts its bytes against the limits and must arrive in time.

@@ -1,6 +1,8 @@
-//! Serving: the listeners, TLS handshakes and the HTTP/2 settings, the gRPC
+//! Serving: the listeners, TLS handshakes and the HTTP/2 preface, the gRPC
 //! services with health and reflection, the HTTP port, and the drain on shutdown.
+//! Each accepted connection is then run by [`super::connection`].
 
+use super::connection::{Connections, Http2Settings, Lifetime};
 use super::http::{HttpState, serve_http};
 use super::limits::AdmissionLayer;
 use super::metrics::Metrics;
@@ -57,34 +59,26 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
         .map_err(|error| Error::internal(format!("listener address: {error}")))
 }
 
+/// A connection handed to the gRPC server: TLS done (or plaintext), HTTP/2 preface read.
+type Accepted<T> = super::preface::Rewind<T>;
+
 /// Accepts TCP connections and completes TLS handshakes off the accept loop, so a
 /// slow client never holds up others. Each handshake uses the config in force when
 /// it starts, so reloaded certificates apply to new connections at once.
-/// A connection handed to the gRPC server: TLS done (or plaintext), HTTP/2 preface read.
-type Accepted<T> = super::lifetime::Lifetime<super::preface::Rewind<T>>;
-
-/// When accepted connections end for good: past their age and its grace.
-#[derive(Debug, Clone, Copy)]
-struct Handoff {
-    preface_timeout: Duration,
-    /// Age + grace, `None` without a maximum age.
-    hard_end: Option<Duration>,
-}
-
 fn tls_incoming(
     listener: TcpListener,
     reloader: Arc<TlsReloader>,
     allowed_clients: Arc<Vec<String>>,
-    handoff: Handoff,
+    preface_timeout: Duration,
     stop: CancellationToken,
-) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Accepted<tokio_rustls::server::TlsStream<TcpStream>>>> {
+) -> tokio::sync::mpsc::Receiver<Accepted<tokio_rustls::server::TlsStream<TcpStream>>> {
     incoming(listener, stop, move |stream, peer| {
         let acceptor = tokio_rustls::TlsAcceptor::from(reloader.current());
         let allowed_clients = Arc::clone(&allowed_clients);
         async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => match client_identity_refusal(&tls, &allowed_clients) {
-                    None => with_preface(tls, peer, handoff).await,
+                    None => with_preface(tls, peer, preface_timeout).await,
                     Some(reason) => {
                         tracing::warn!(%peer, %reason, "client refused");
                         None
@@ -106,21 +100,22 @@ fn tls_incoming(
 /// Plaintext connections (debugging only), with the same HTTP/2 preface rule.
 fn plaintext_incoming(
     listener: TcpListener,
-    handoff: Handoff,
+    preface_timeout: Duration,
     stop: CancellationToken,
-) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Accepted<TcpStream>>> {
-    incoming(listener, stop, move |stream, peer| with_preface(stream, peer, handoff))
+) -> tokio::sync::mpsc::Receiver<Accepted<TcpStream>> {
+    incoming(listener, stop, move |stream, peer| {
+        with_preface(stream, peer, preface_timeout)
+    })
 }
 
-/// The HTTP/2 preface read from `io` in time, or `None` (logged) when it is not;
-/// the connection ends for good at the hand-off's hard end.
+/// The HTTP/2 preface read from `io` in time, or `None` (logged) when it is not.
 async fn with_preface<T: tokio::io::AsyncRead + Unpin>(
     io: T,
     peer: SocketAddr,
-    handoff: Handoff,
+    preface_timeout: Duration,
 ) -> Option<Accepted<T>> {
-    match expect_preface(io, handoff.preface_timeout).await {
-        Ok(io) => Some(super::lifetime::Lifetime::new(io, handoff.hard_end)),
+    match expect_preface(io, preface_timeout).await {
+        Ok(io) => Some(io),
         Err(error) => {
             tracing::info!(%peer, %error, "connection closed before HTTP/2");
             None
@@ -130,11 +125,7 @@ async fn with_preface<T: tokio::io::AsyncRead + Unpin>(
 
 /// Accepts TCP connections until `stop` and runs `handshake` on each off the
 /// accept loop; the connections it returns go to the gRPC server.
-fn incoming<IO, F, Fut>(
-    listener: TcpListener,
-    stop: CancellationToken,
-    handshake: F,
-) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<IO>>
+fn incoming<IO, F, Fut>(listener: TcpListener, stop: CancellationToken, handshake: F) -> tokio::sync::mpsc::Receiver<IO>
 where
     IO: Send + 'static,
     F: Fn(TcpStream, SocketAddr) -> Fut + Send + 'static,
@@ -160,12 +151,12 @@ where
             let connection = handshake(stream, peer);
             tokio::spawn(async move {
                 if let Some(io) = connection.await {
-                    let _ = sender.send(Ok(io)).await;
+                    let _ = sender.send(io).await;
                 }
             });
         }
     });
-    tokio_stream::wrappers::ReceiverStream::new(receiver)
+    receiver
 }
 
 /// Socket options of an accepted connection: no Nagle delay, TCP keepalive.
@@ -178,9 +169,39 @@ fn configure_accepted(stream: &TcpStream, peer: SocketAddr) {
     }
 }
 
+/// Hands accepted connections to `connections` until the drain, then waits until
+/// every connection has ended.
+async fn serve<IO, S>(
+    mut accepted: tokio::sync::mpsc::Receiver<IO>,
+    connections: Connections,
+    service: S,
+    drain: CancellationToken,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: tower_service::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Unpin + Send + 'static,
+{
+    loop {
+        tokio::select! {
+            io = accepted.recv() => match io {
+                Some(io) => connections.serve(io, service.clone()),
+                None => break,
+            },
+            _ = drain.cancelled() => break,
+        }
+    }
+    drop(accepted);
+    connections.closed().await;
+}
+
 /// Stops the helpers once the gRPC server has stopped.
 async fn finish(
-    result: Result<(), tonic::transport::Error>,
     reload_task: Option<tokio::task::JoinHandle<()>>,
     http_stop: CancellationToken,
     http_task: tokio::task::JoinHandle<()>,
@@ -191,7 +212,7 @@ async fn finish(
     http_stop.cancel();
     let _ = http_task.await;
     tracing::info!("stopped");
-    result.map_err(|error| Error::internal(format!("gRPC server stopped: {error}")))
+    Ok(())
 }
 
 /// Why a verified client certificate is still refused by `allowed_clients`, if it is.
@@ -303,24 +324,7 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
         metrics: Arc::clone(&metrics),
     };
     let limits = settings.limits.clone();
-    let server = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
-        // Streams per connection, advertised; h2's limits on reset streams kept on
-        // (tonic leaves the locally-reset one off unless asked).
-        .max_concurrent_streams(Some(limits.max_concurrent_streams))
-        .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
-        .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESET_STREAMS))
-        .http2_max_header_list_size(Some(MAX_HEADER_LIST_BYTES));
-    // A connection's lifetime, as upstream's provider servers bound it: GOAWAY at
-    // the age (tonic), closed after the grace for calls in flight (`Lifetime`:
-    // tonic's own grace would close it at age + grace without the GOAWAY).
-    let server = match limits.max_connection_age {
-        Some(age) => server.max_connection_age(age),
-        None => server,
-    };
-    let router = server
-        .layer(AdmissionLayer::new(limits.clone(), Arc::clone(&metrics)))
-        .add_service(health_service)
+    let routes = tonic::service::Routes::new(health_service)
         .add_service(reflection)
         .add_service(
             SecretStoreProviderServer::new(StoreService(services.clone()))
@@ -331,9 +335,10 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
             GeneratorProviderServer::new(GeneratorService(services))
                 .max_decoding_message_size(limits.max_request_bytes)
                 .max_encoding_message_size(MAX_RESPONSE_BYTES),
-        );
+        )
+        .prepare();
+    let service = tower_layer::Layer::layer(&AdmissionLayer::new(limits.clone(), Arc::clone(&metrics)), routes);
 
-    let drain = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(true));
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(serve_http(
@@ -347,28 +352,50 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
     ));
     let reload_task = reloader.as_ref().map(|(r, _)| r.spawn(settings.reload_interval));
 
-    let handoff = Handoff {
-        preface_timeout: limits.preface_timeout,
-        hard_end: limits
-            .max_connection_age
-            .map(|age| age.saturating_add(limits.max_connection_age_grace)),
-    };
+    // Streams per connection, advertised; h2's limits on reset streams kept on.
+    // A connection's lifetime, as upstream's provider servers bound it.
+    let drain = CancellationToken::new();
+    let cut_off = CancellationToken::new();
+    let connections = Connections::new(
+        Http2Settings {
+            max_concurrent_streams: limits.max_concurrent_streams,
+            max_pending_accept_reset_streams: MAX_PENDING_ACCEPT_RESET_STREAMS,
+            max_local_error_reset_streams: MAX_LOCAL_ERROR_RESET_STREAMS,
+            max_header_list_bytes: MAX_HEADER_LIST_BYTES,
+        },
+        Lifetime {
+            idle: limits.max_connection_idle,
+            age: limits.max_connection_age,
+            age_grace: limits.max_connection_age_grace,
+        },
+        drain.clone(),
+        cut_off.clone(),
+    );
     let task_stop = stop.clone();
     let task = tokio::spawn(async move {
-        let serve: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::transport::Error>> + Send>> =
-            match reloader {
-                Some((reloader, allowed_clients)) => Box::pin(router.serve_with_incoming_shutdown(
-                    tls_incoming(grpc_listener, reloader, allowed_clients, handoff, drain.clone()),
-                    drain.clone().cancelled_owned(),
-                )),
-                None => Box::pin(router.serve_with_incoming_shutdown(
-                    plaintext_incoming(grpc_listener, handoff, drain.clone()),
-                    drain.clone().cancelled_owned(),
-                )),
-            };
+        let serve: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = match reloader {
+            Some((reloader, allowed_clients)) => Box::pin(serve(
+                tls_incoming(
+                    grpc_listener,
+                    reloader,
+                    allowed_clients,
+                    limits.preface_timeout,
+                    drain.clone(),
+                ),
+                connections,
+                service,
+                drain.clone(),
+            )),
+            None => Box::pin(serve(
+                plaintext_incoming(grpc_listener, limits.preface_timeout, drain.clone()),
+                connections,
+                service,
+                drain.clone(),
+            )),
+        };
         tokio::pin!(serve);
-        let result = tokio::select! {
-            result = &mut serve => result,
+        tokio::select! {
+            () = &mut serve => {}
             _ = task_stop.cancelled() => {
                 health_ready.abort();
                 tracing::info!(grace_seconds = settings.shutdown_grace.as_secs_f64(), "shutting down: NOT_SERVING, draining in-flight calls");
@@ -382,20 +409,19 @@ pub(crate) async fn start(registry: Registry, source: Arc<dyn Source>, settings:
                     tokio::pin!(delay);
                     tokio::select! {
                         _ = &mut delay => {}
-                        result = &mut serve => return finish(result, reload_task, http_stop, http_task).await,
+                        () = &mut serve => return finish(reload_task, http_stop, http_task).await,
                     }
                 }
+                // Stop accepting; every connection is sent GOAWAY and its calls finish.
                 drain.cancel();
-                match tokio::time::timeout(settings.shutdown_grace, &mut serve).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        tracing::warn!("grace period over with calls still running; they are cut off");
-                        Ok(())
-                    }
+                if tokio::time::timeout(settings.shutdown_grace, &mut serve).await.is_err() {
+                    tracing::warn!("grace period over with calls still running; they are cut off");
+                    cut_off.cancel();
+                    serve.await;
                 }
             }
-        };
-        finish(result, reload_task, http_stop, http_task).await
+        }
+        finish(reload_task, http_stop, http_task).await
     });
     Ok(RunningProvider {
         grpc_addr,

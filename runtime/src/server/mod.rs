@@ -6,9 +6,10 @@
 //! | file | its one job |
 //! |---|---|
 //! | `cli.rs` | flags and environment → [`Settings`], `--dev`, signals |
-//! | `listen.rs` | sockets, TLS handshakes, HTTP/2 settings, health, drain |
+//! | `listen.rs` | sockets, TLS handshakes, the gRPC routes, health, drain |
+//! | `connection.rs` | one connection over HTTP/2: its settings, `GOAWAY` when idle, at its age and at the drain |
 //! | `limits.rs` | what one caller can make the server hold ([`Limits`]) |
-//! | `preface.rs`, `lifetime.rs` | a connection must start HTTP/2 in time, and ends past its age and grace |
+//! | `preface.rs` | a connection must start HTTP/2 in time |
 //! | `service.rs` | the two gRPC services: one handler path for every call |
 //! | `call.rs` | a wire request → the kind, scope and object it addresses |
 //! | `registry.rs` | the kinds served; `apiVersion` + `kind` → store or generator |
@@ -21,8 +22,8 @@ pub(crate) mod adapters;
 mod call;
 pub(crate) mod cli;
 mod client_cache;
+mod connection;
 mod http;
-mod lifetime;
 pub(crate) mod limits;
 mod listen;
 pub(crate) mod logging;

@@ -48,6 +48,13 @@ macro_rules! case {
 /// Every case, in the order they run.
 pub(crate) static CASES: &[Case] = &[
     case!(
+        "contract.reflection",
+        Any,
+        contract_reflection,
+        "where the provider serves gRPC reflection, the target's service matches the wire contract: methods, messages, field names, numbers and types",
+        "ESO core is compiled from this .proto: a renamed, renumbered or retyped field loses or misreads data without an error",
+    ),
+    case!(
         "fixtures.seed.push",
         Write,
         seed_fixtures,
@@ -116,6 +123,13 @@ pub(crate) static CASES: &[Case] = &[
         get_map_missing_key,
         "GetSecretMap of a key the backend does not hold is NOT_FOUND",
         "NOT_FOUND from GetSecretMap means the remote secret is missing",
+    ),
+    case!(
+        "store.find.fixtures",
+        Read,
+        find_fixtures,
+        "GetAllSecrets of each find the fixtures declare (by path, name regexp, tags) answers exactly its keys, with the fixtures' values",
+        "dataFrom.find by path, name.regexp and tags; the provider decides what matches, the core takes the answer as the Secret's data",
     ),
     case!(
         "store.find.name-regexp",
@@ -291,6 +305,13 @@ pub(crate) static CASES: &[Case] = &[
         concurrent_calls,
         "200 concurrent GetSecret (stores) or Generate (generators) calls over one connection all answer correctly",
         "one HTTP/2 connection serves every store on an address",
+    ),
+    case!(
+        "protocol.keepalive-pings",
+        Any,
+        keepalive_pings,
+        "a connection pinged every 5 s without calls stays open and serves the next call (two pings, ~11 s)",
+        "upstream's provider servers permit client keepalive pings every 5 s, also without calls in flight",
     ),
     case!(
         "protocol.deadline",
@@ -624,11 +645,24 @@ async fn expect_found(
     expected: &BTreeMap<String, Vec<u8>>,
 ) -> TestResult<Option<String>> {
     let request = s.target.store_call().find("", regexp, &[]);
+    let keys: Vec<&String> = expected.keys().collect();
+    expect_answer(s, what, request, &keys, expected).await
+}
+
+/// Sends `request`; the answer must hold exactly `keys`, and the values of
+/// those in `values` byte for byte. `Some(why)` when GetAllSecrets is not implemented.
+async fn expect_answer(
+    s: &mut Session,
+    what: &str,
+    request: eso_proto::provider::v1::GetAllSecretsRequest,
+    keys: &[&String],
+    values: &BTreeMap<String, Vec<u8>>,
+) -> TestResult<Option<String>> {
     match s.call(what, request).await {
         Ok(Reply::GetAllSecrets(response)) => {
             let got: BTreeMap<String, Vec<u8>> = response.secrets.into_iter().collect();
             let got_keys: Vec<&String> = got.keys().collect();
-            let expected_keys: Vec<&String> = expected.keys().collect();
+            let expected_keys: Vec<&String> = keys.to_vec();
             if got_keys != expected_keys {
                 let shown: Vec<String> = got_keys
                     .iter()
@@ -637,8 +671,10 @@ async fn expect_found(
                     .collect();
                 return Err(format!("{what}: found keys {shown:?}, expected {expected_keys:?}").into());
             }
-            for (key, value) in expected {
-                same_bytes(&format!("{what}: key {key}"), &got[key], value)?;
+            for (key, value) in values {
+                if let Some(found) = got.get(key) {
+                    same_bytes(&format!("{what}: key {key}"), found, value)?;
+                }
             }
             Ok(None)
         }
@@ -649,6 +685,36 @@ async fn expect_found(
         Err(status) => Err(status_failure(what, &status).into()),
     }
 }
+
+body!(find_fixtures, |s| {
+    if s.fixtures.finds.is_empty() {
+        return skipped("the fixtures declare no finds (finds: path, regexp, tags and the keys each answers)");
+    }
+    let plain: BTreeMap<String, Vec<u8>> = s
+        .fixtures
+        .plain()
+        .filter_map(|f| f.value.clone().map(|v| (f.key.clone(), v)))
+        .collect();
+    for find in s.fixtures.finds.clone() {
+        let tags: Vec<(&str, &str)> = find.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let request = s.target.store_call().find(
+            find.path.as_deref().unwrap_or(""),
+            find.regexp.as_deref().unwrap_or(""),
+            &tags,
+        );
+        let what = format!("GetAllSecrets by {}", find.label());
+        let keys: Vec<&String> = find.keys.iter().collect();
+        let values: BTreeMap<String, Vec<u8>> = plain
+            .iter()
+            .filter(|(key, _)| find.keys.contains(*key))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(why) = expect_answer(s, &what, request, &keys, &values).await? {
+            return skipped(why);
+        }
+    }
+    passed()
+});
 
 body!(find_by_name, |s| {
     let mut checked = false;
@@ -1080,6 +1146,42 @@ body!(generator_cross_namespace, |s| {
     passed()
 });
 
+// ---------------------------------------------------------------- contract
+
+/// How many differences a failure lists before it counts the rest.
+const MAX_DRIFT_LISTED: usize = 20;
+
+body!(contract_reflection, |s| {
+    use super::contract::{Schema, Served, drift, served};
+    let service = match s.target.service {
+        super::Service::Store => eso_proto::SECRET_STORE_SERVICE,
+        super::Service::Generator => eso_proto::GENERATOR_SERVICE,
+    };
+    let contract = Schema::contract()?;
+    let Served::Schema(described) = served(&s.client.channel, &contract, service).await? else {
+        return skipped("the provider serves no gRPC reflection (grpc.reflection.v1 or v1alpha): nothing to compare");
+    };
+    let found = drift(&contract, &described, service);
+    if found.is_empty() {
+        return passed();
+    }
+    let mut listed = found
+        .iter()
+        .take(MAX_DRIFT_LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if found.len() > MAX_DRIFT_LISTED {
+        listed.push_str(&format!("; and {} more", found.len() - MAX_DRIFT_LISTED));
+    }
+    Err(format!(
+        "{} difference(s) from the wire contract ({}): {listed}",
+        found.len(),
+        super::SUITE_VERSION
+    )
+    .into())
+});
+
 // ---------------------------------------------------------------- protocol
 
 body!(health_serving, |s| {
@@ -1096,6 +1198,71 @@ body!(health_serving, |s| {
     }
     passed()
 });
+
+/// The ping interval upstream's provider servers permit (grpc-go `MinTime`).
+const PING_INTERVAL: Duration = Duration::from_secs(5);
+
+body!(keepalive_pings, |s| {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let connects = Arc::new(AtomicUsize::new(0));
+    let endpoint = s
+        .client
+        .endpoint()
+        .clone()
+        .http2_keep_alive_interval(PING_INTERVAL)
+        .keep_alive_timeout(PING_INTERVAL)
+        .keep_alive_while_idle(true);
+    let channel = endpoint
+        .connect_with_connector(CountingConnector(Arc::clone(&connects)))
+        .await
+        .map_err(|error| format!("a second connection: {}", crate::client::error_chain(&error)))?;
+    tokio::time::sleep(PING_INTERVAL * 2 + Duration::from_secs(1)).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    health
+        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await
+        .map_err(|status| status_failure("Health/Check after two pings", &status))?;
+    match connects.load(Ordering::SeqCst) {
+        1 => passed(),
+        n => Err(format!(
+            "the connection pinged every 5 s did not last: {n} connections were opened (closed by the provider, GOAWAY ENHANCE_YOUR_CALM, or a ping not answered within 5 s)"
+        )
+        .into()),
+    }
+});
+
+/// Opens TCP connections to the endpoint's host and port, and counts them (TLS
+/// is added on top by tonic).
+#[derive(Clone)]
+struct CountingConnector(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl tower_service::Service<http::Uri> for CountingConnector {
+    type Response = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    type Error = std::io::Error;
+    type Future = BoxFuture<'static, std::io::Result<Self::Response>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let count = std::sync::Arc::clone(&self.0);
+        Box::pin(async move {
+            let host = uri
+                .host()
+                .unwrap_or("localhost")
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            let port = uri.port_u16().unwrap_or(443);
+            let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(hyper_util::rt::TokioIo::new(stream))
+        })
+    }
+}
 
 body!(concurrent_calls, |s| {
     match s.target.service {

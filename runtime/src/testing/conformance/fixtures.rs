@@ -16,6 +16,12 @@
 //!     value: old-credentials
 //!   - key: db/credentials
 //!     map: {username: app, password: pw-conformance}   # GetSecretMap returns exactly this
+//! finds:               # GetAllSecrets (dataFrom.find) and exactly the keys it answers
+//!   - path: db/
+//!     keys: [db/credentials]
+//!   - tags: {team: payments}           # every tag must match
+//!     regexp: '^g'                     # and the name
+//!     keys: [greeting]
 //! seed: false          # true: push the entries without version/property first (writable providers)
 //! missingKey: eso-conformance-no-such-secret   # a key the backend does not hold
 //! keyPrefix: eso-conformance-                  # where the suite writes its own keys
@@ -23,7 +29,7 @@
 
 use crate::testing::TestResult;
 use base64::Engine;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// One secret the backend holds: a key, optionally one version or one property of
@@ -113,11 +119,74 @@ impl Fixture {
     }
 }
 
+/// A GetAllSecrets the backend answers with exactly these keys (`dataFrom.find`
+/// by path, name regexp and tags: which secrets match depends on the backend, so
+/// the fixtures say it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindFixture {
+    /// `find.path` (`None`: not sent).
+    pub path: Option<String>,
+    /// `find.name.regexp` (`None`: not sent).
+    pub regexp: Option<String>,
+    /// `find.tags`: every one must match.
+    pub tags: BTreeMap<String, String>,
+    /// The keys the answer holds, no more, no fewer.
+    pub keys: BTreeSet<String>,
+}
+
+impl FindFixture {
+    /// A find under `path` that answers `keys`.
+    pub fn by_path(path: &str, keys: &[&str]) -> Self {
+        FindFixture {
+            path: Some(path.to_string()),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            ..FindFixture::default()
+        }
+    }
+
+    /// A find of the secrets carrying `tags` that answers `keys`.
+    pub fn by_tags(tags: &[(&str, &str)], keys: &[&str]) -> Self {
+        FindFixture {
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            ..FindFixture::default()
+        }
+    }
+
+    /// The same, also by name `regexp`.
+    pub fn named(mut self, regexp: &str) -> Self {
+        self.regexp = Some(regexp.to_string());
+        self
+    }
+
+    /// `path p, name r, tags {k=v}`: how reports name it.
+    pub fn label(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(path) = &self.path {
+            parts.push(format!("path {}", crate::display::bounded(path)));
+        }
+        if let Some(regexp) = &self.regexp {
+            parts.push(format!("name {}", crate::display::bounded(regexp)));
+        }
+        if !self.tags.is_empty() {
+            let tags: Vec<String> = self
+                .tags
+                .iter()
+                .map(|(k, v)| format!("{}={}", crate::display::bounded(k), crate::display::bounded(v)))
+                .collect();
+            parts.push(format!("tags {{{}}}", tags.join(", ")));
+        }
+        parts.join(", ")
+    }
+}
+
 /// What the backend holds, and where the suite may write.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fixtures {
     /// The secrets the backend holds.
     pub secrets: Vec<Fixture>,
+    /// GetAllSecrets calls and the keys each answers.
+    pub finds: Vec<FindFixture>,
     /// Push the plain secrets (no version, no property) before the cases run, and
     /// delete them after; only when the provider can write.
     pub seed: bool,
@@ -133,6 +202,8 @@ pub struct Fixtures {
 struct FixturesFile {
     #[serde(default)]
     secrets: Vec<FixtureEntry>,
+    #[serde(default)]
+    finds: Vec<FindEntry>,
     #[serde(default)]
     seed: bool,
     #[serde(default)]
@@ -157,6 +228,18 @@ struct FixtureEntry {
     map: Option<BTreeMap<String, String>>,
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FindEntry {
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    regexp: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    keys: BTreeSet<String>,
+}
+
 impl Fixtures {
     /// No fixtures: the suite only uses what it writes itself.
     pub fn new() -> Self {
@@ -169,6 +252,12 @@ impl Fixtures {
             secrets: secrets.into_iter().collect(),
             ..Fixtures::default()
         }
+    }
+
+    /// The same, with these finds.
+    pub fn with_finds(mut self, finds: impl IntoIterator<Item = FindFixture>) -> Self {
+        self.finds.extend(finds);
+        self
     }
 
     /// Parses the YAML format above. Errors name the entry and the field, never a value.
@@ -225,6 +314,23 @@ impl Fixtures {
                     .map(|map| map.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()),
             });
         }
+        let mut finds = Vec::with_capacity(file.finds.len());
+        for (index, entry) in file.finds.into_iter().enumerate() {
+            let at = format!("fixtures: finds[{index}]");
+            if entry.path.is_none() && entry.regexp.is_none() && entry.tags.is_empty() {
+                return Err(format!("{at}: give path, regexp or tags").into());
+            }
+            if let Some(regexp) = &entry.regexp {
+                crate::request::compile_find_regexp(regexp)
+                    .map_err(|error| format!("{at}.regexp: {}", error.message()))?;
+            }
+            finds.push(FindFixture {
+                path: entry.path,
+                regexp: entry.regexp,
+                tags: entry.tags,
+                keys: entry.keys,
+            });
+        }
         if file.missing_key.as_deref() == Some("") {
             return Err("fixtures: missingKey is empty (leave it out)".into());
         }
@@ -239,6 +345,7 @@ impl Fixtures {
         }
         Ok(Fixtures {
             secrets,
+            finds,
             seed: file.seed,
             missing_key: file.missing_key,
             key_prefix: file.key_prefix,
@@ -264,6 +371,17 @@ mod tests {
 
     #[test]
     fn the_documented_example_parses() {
+        let finds =
+            "finds:\n  - {path: db/, keys: [db/credentials]}\n  - {tags: {team: a}, regexp: '^g', keys: [greeting]}\n";
+        let parsed = Fixtures::from_yaml(finds).unwrap();
+        assert_eq!(
+            parsed.finds,
+            vec![
+                FindFixture::by_path("db/", &["db/credentials"]),
+                FindFixture::by_tags(&[("team", "a")], &["greeting"]).named("^g")
+            ]
+        );
+        assert_eq!(parsed.finds[1].label(), "name ^g, tags {team=a}");
         let text = "secrets:\n  - key: greeting\n    value: conformance-greeting\n  - key: binary\n    valueBase64: AP8Q\n  - key: db/credentials\n    property: password\n    value: pw\n  - key: db/credentials\n    version: v1\n    value: old\n  - key: db/credentials\n    map: {username: app, password: pw}\nseed: true\nmissingKey: nope\nkeyPrefix: x-\n";
         let fixtures = Fixtures::from_yaml(text).unwrap();
         assert_eq!(fixtures.secrets.len(), 5);
@@ -294,6 +412,9 @@ mod tests {
                 "is a fixture's key",
             ),
             ("secrets: s3cr3t\n", "fixtures:"),
+            ("finds:\n  - {keys: [a]}\n", "finds[0]: give path, regexp or tags"),
+            ("finds:\n  - {regexp: '(', keys: [a]}\n", "finds[0].regexp"),
+            ("finds:\n  - {path: a}\n", "keys"),
         ] {
             let error = Fixtures::from_yaml(text).unwrap_err();
             assert!(error.message().contains(needle), "{text}: {error:?}");

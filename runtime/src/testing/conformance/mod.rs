@@ -34,11 +34,12 @@
 //! was generated) that reaches a reason anyway is replaced by `<redacted>`.
 
 mod cases;
+mod contract;
 mod fixtures;
 mod report;
 mod session;
 
-pub use fixtures::{Fixture, Fixtures};
+pub use fixtures::{FindFixture, Fixture, Fixtures};
 pub use report::{CaseReport, Outcome, Report, escape as xml_escape};
 
 use crate::Gvk;
