@@ -247,6 +247,14 @@ async fn get_secret_with_unknown_fields_is_served_as_without() {
             "unknown fields everywhere",
             with_unknown_in(with_unknown_in(with_unknown(get_request("a")), 1), 2),
         ),
+        ("an older core's compatibility_store (field 4, reserved)", {
+            let mut store = Vec::new();
+            len_field(&mut store, 1, b"store");
+            len_field(&mut store, 6, br#"{"provider":{}}"#);
+            let mut body = get_request("a");
+            len_field(&mut body, 4, &store);
+            body
+        }),
         ("unknown fields before the known ones", {
             let mut body = unknown_fields();
             body.extend(get_request("a"));
