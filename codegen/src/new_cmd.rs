@@ -116,6 +116,8 @@ const TEMPLATES: &[Template] = &[
     template!("base/src/lib.rs.hbs"),
     template!("base/src/main.rs.hbs"),
     template!("base/src/spec.rs.hbs"),
+    template!("base/tests/conformance.rs.hbs"),
+    template!("store/conformance.yaml.hbs"),
     template!("store/src/store.rs.hbs"),
     template!("store/tests/store.rs.hbs"),
     template!("generator/src/generator.rs.hbs"),
@@ -681,12 +683,18 @@ pub use store::{AcmeClient, AcmeStore};
                 "src/lib.rs",
                 "src/main.rs",
                 "src/spec.rs",
+                "tests/conformance.rs",
             ] {
                 assert!(paths.iter().any(|p| p == expected), "{expected} in {paths:?}");
             }
             assert_eq!(paths.iter().any(|p| p == "src/store.rs"), store.is_some(), "{paths:?}");
             assert_eq!(
                 paths.iter().any(|p| p == "tests/store.rs"),
+                store.is_some(),
+                "{paths:?}"
+            );
+            assert_eq!(
+                paths.iter().any(|p| p == "conformance.yaml"),
                 store.is_some(),
                 "{paths:?}"
             );
@@ -705,6 +713,18 @@ pub use store::{AcmeClient, AcmeStore};
                     .map(|(_, text)| text.clone())
                     .unwrap_or_default()
             };
+            // The conformance test runs the suite against each kind the project serves.
+            let conformance = find("tests/conformance.rs");
+            assert_eq!(
+                conformance.contains("Target::store(&AcmeVaultSpec::GVK"),
+                store.is_some(),
+                "{conformance}"
+            );
+            assert_eq!(
+                conformance.contains("Target::generator(&"),
+                generator.is_some(),
+                "{conformance}"
+            );
             let cargo = find("Cargo.toml");
             assert!(cargo.contains("name = \"acme-vault\""), "{cargo}");
             assert!(cargo.contains("eso-runtime = { version = \"0.1\" }"), "{cargo}");

@@ -190,6 +190,43 @@ impl Dev {
         eso_gen(&all, &self.dev_dir)
     }
 
+    /// `eso-gen conformance ADDRESS --certs <dev>/client --api-version … args… --junit …` in
+    /// the project, as its README says: exit 0, the summary `summary`, and a JUnit file
+    /// with one test case per case and no failure.
+    fn conformance(&self, address: &str, args: &[&str], summary: &str) -> Result<()> {
+        let certs = self.dev_dir.join("client");
+        let junit = self.dev_dir.join("conformance-junit.xml");
+        let mut all = vec![
+            "conformance",
+            address,
+            "--certs",
+            certs.to_str().context("a non-UTF-8 folder")?,
+            "--api-version",
+            "provider.external-secrets.io/v2alpha1",
+            "--junit",
+            junit.to_str().context("a non-UTF-8 folder")?,
+        ];
+        all.extend_from_slice(args);
+        let project = self.dev_dir.parent().context("the project folder")?;
+        let output = eso_gen(&all, project)?;
+        ensure!(
+            output.status.code() == Some(0),
+            "eso-gen conformance {args:?}: {}",
+            streams(&output)
+        );
+        let stdout = text(&output.stdout);
+        ensure!(
+            stdout.starts_with("eso-gen conformance ") && stdout.ends_with(&format!("\n{summary}\n")),
+            "eso-gen conformance {args:?}: {}",
+            streams(&output)
+        );
+        ensure!(!stdout.contains("FAIL "), "{}", streams(&output));
+        let xml = std::fs::read_to_string(&junit).context("reading the JUnit file")?;
+        ensure!(xml.matches("<testcase ").count() == 37, "{xml}");
+        ensure!(!xml.contains("<failure"), "{xml}");
+        Ok(())
+    }
+
     /// SIGTERM, then the provider must drain and exit 0.
     fn stop(mut self) -> Result<()> {
         // The shell's kill: the same signal Kubernetes sends, without a libc binding.
@@ -256,6 +293,8 @@ fn scaffolded_projects_build_pass_their_tests_and_serve_dev_over_mtls() -> Resul
             "cleanup_is_idempotent",
             "an_impossible_spec_is_failed_precondition",
             "spec::__eso_acme_vault_crd_check::acme_vault_crd_is_structural",
+            "the_store_passes_the_conformance_suite",
+            "the_generator_passes_the_conformance_suite",
         ],
     )?;
     let (dev, address) = Dev::start(&provider)?;
@@ -279,6 +318,24 @@ fn scaffolded_projects_build_pass_their_tests_and_serve_dev_over_mtls() -> Resul
     );
     ensure!(text(&output.stderr).contains("NotFound"), "{}", streams(&output));
     check_generate(&dev, &address, "AcmeVaultGenerator", "acme-vault-generator")?;
+    // The README's `eso-gen conformance` runs, by address: every case that applies passes.
+    dev.conformance(
+        &address,
+        &[&store[..], &["--fixtures", "conformance.yaml"]].concat(),
+        "24 passed, 0 failed, 13 skipped",
+    )?;
+    dev.conformance(
+        &address,
+        &[
+            "--service",
+            "generator",
+            "--kind",
+            "AcmeVaultGenerator",
+            "--name",
+            "acme-vault-generator",
+        ],
+        "10 passed, 0 failed, 27 skipped",
+    )?;
     dev.stop()?;
 
     // A generator: it reuses the dependencies the provider built.
@@ -290,11 +347,25 @@ fn scaffolded_projects_build_pass_their_tests_and_serve_dev_over_mtls() -> Resul
             "generate_returns_a_new_value_and_a_state",
             "cleanup_is_idempotent",
             "an_impossible_spec_is_failed_precondition",
+            "the_generator_passes_the_conformance_suite",
         ],
     )?;
     ensure!(!generator.join("src/store.rs").exists());
+    ensure!(!generator.join("conformance.yaml").exists());
     let (dev, address) = Dev::start(&generator)?;
     check_generate(&dev, &address, "TokenIssuer", "token-issuer")?;
+    dev.conformance(
+        &address,
+        &[
+            "--service",
+            "generator",
+            "--kind",
+            "TokenIssuer",
+            "--name",
+            "token-issuer",
+        ],
+        "10 passed, 0 failed, 27 skipped",
+    )?;
     dev.stop()?;
     eprintln!("both projects in {:.1?}", started.elapsed());
     Ok(())

@@ -261,6 +261,44 @@ fn tls_config(ca_bundle: Option<&SecretValue>) -> Result<rustls::ClientConfig> {
     Ok(config)
 }
 
+/// How many HTTP clients [`http_client`] keeps (one per CA bundle in use).
+const MAX_HTTP_CLIENTS: usize = 16;
+
+/// The HTTP clients built so far, by the CA bundle they trust (`None`: the system's
+/// roots). Building one loads its trust roots (all of the system's) and starts an empty
+/// connection pool; the generator connects on every Generate and Cleanup, so it would pay
+/// both on each call (about half of a Generate's time, and a new TCP connection each).
+/// A client holds no credential: the token and the namespace travel with each request.
+static HTTP_CLIENTS: std::sync::Mutex<Vec<(Option<Vec<u8>>, reqwest::Client)>> = std::sync::Mutex::new(Vec::new());
+
+/// An HTTP client trusting `ca_bundle` (else the system's roots), never following a
+/// redirect: built once per CA bundle, then shared (see [`HTTP_CLIENTS`]).
+fn http_client(ca_bundle: Option<&SecretValue>) -> Result<reqwest::Client> {
+    let key = ca_bundle.map(|pem| pem.expose().to_vec());
+    if let Ok(clients) = HTTP_CLIENTS.lock()
+        && let Some((_, client)) = clients.iter().find(|(trusted, _)| *trusted == key)
+    {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config(ca_bundle)?)
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        // The token travels in a custom header, which a redirect to another host would
+        // carry along: never follow one.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| Error::internal(format!("building the HTTP client: {}", causes(&error))))?;
+    // A poisoned lock only means no caching.
+    if let Ok(mut clients) = HTTP_CLIENTS.lock() {
+        if clients.len() >= MAX_HTTP_CLIENTS {
+            clients.remove(0);
+        }
+        clients.push((key, client.clone()));
+    }
+    Ok(client)
+}
+
 impl VaultClient {
     /// Reads the credentials and CA through `ctx` (under the call's authentication
     /// scope), builds the HTTP client and logs in.
@@ -271,15 +309,7 @@ impl VaultClient {
             Some(selector) => Some(ctx.secret(selector).await?),
             None => None,
         };
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config(ca_bundle.as_ref()).map_err(|e| e.context(&object))?)
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            // The token travels in a custom header, which a redirect to another host would
-            // carry along: never follow one.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|error| Error::internal(format!("{object}: building the HTTP client: {}", causes(&error))))?;
+        let http = http_client(ca_bundle.as_ref()).map_err(|e| e.context(&object))?;
         let base = Url::parse(connection.server)
             .map_err(|error| Error::invalid_config(format!("{object}: spec.server is not a URL: {error}")))?;
         let namespace = match connection
