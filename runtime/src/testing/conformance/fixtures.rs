@@ -25,6 +25,9 @@
 //! seed: false          # true: push the entries without version/property first (writable providers)
 //! missingKey: eso-conformance-no-such-secret   # a key the backend does not hold
 //! keyPrefix: eso-conformance-                  # where the suite writes its own keys
+//! missingVersion: '999999999'   # a version it does not hold (default: this when versions are numbers)
+//! pushProperty: value  # push and read back the suite's values under this property (JSON-object stores)
+//! textValues: false    # true: the backend stores text only (the binary round trip is skipped)
 //! ```
 
 use crate::testing::TestResult;
@@ -195,6 +198,15 @@ pub struct Fixtures {
     /// The prefix of the keys the suite writes (default `eso-conformance-`); each
     /// run adds its own id after it.
     pub key_prefix: Option<String>,
+    /// Push the suite's values under this property and read them back from it
+    /// (stores whose secrets are JSON objects, such as Vault's KV); SecretExists
+    /// and DeleteSecret still name the whole key.
+    pub push_property: Option<String>,
+    /// The backend stores text only: the binary round trip is skipped.
+    pub text_values: bool,
+    /// A version the backend does not hold (default: `999999999` when a fixture's
+    /// version is a number, else `eso-conformance-no-such-version`).
+    pub missing_version: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -210,6 +222,12 @@ struct FixturesFile {
     missing_key: Option<String>,
     #[serde(default)]
     key_prefix: Option<String>,
+    #[serde(default)]
+    push_property: Option<String>,
+    #[serde(default)]
+    text_values: bool,
+    #[serde(default)]
+    missing_version: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -252,6 +270,18 @@ impl Fixtures {
             secrets: secrets.into_iter().collect(),
             ..Fixtures::default()
         }
+    }
+
+    /// The same, pushing the suite's values under `property` (see [`Fixtures::push_property`]).
+    pub fn pushing_under(mut self, property: &str) -> Self {
+        self.push_property = Some(property.to_string());
+        self
+    }
+
+    /// The same, for a backend that stores text only (see [`Fixtures::text_values`]).
+    pub fn with_text_values(mut self) -> Self {
+        self.text_values = true;
+        self
     }
 
     /// The same, with these finds.
@@ -343,12 +373,23 @@ impl Fixtures {
             )
             .into());
         }
+        for (name, field) in [
+            ("pushProperty", &file.push_property),
+            ("missingVersion", &file.missing_version),
+        ] {
+            if field.as_deref() == Some("") {
+                return Err(format!("fixtures: {name} is empty (leave it out)").into());
+            }
+        }
         Ok(Fixtures {
             secrets,
             finds,
             seed: file.seed,
             missing_key: file.missing_key,
             key_prefix: file.key_prefix,
+            push_property: file.push_property,
+            text_values: file.text_values,
+            missing_version: file.missing_version,
         })
     }
 
@@ -357,6 +398,23 @@ impl Fixtures {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Self::from_yaml(&text).map_err(|e| format!("{}: {}", path.display(), e.message()).into())
+    }
+
+    /// The version `store.get.missing-version` asks `fixture`'s key for.
+    pub fn missing_version_of(&self, fixture: &Fixture) -> String {
+        if let Some(version) = &self.missing_version {
+            return version.clone();
+        }
+        let numeric = fixture
+            .version
+            .as_deref()
+            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+        if numeric {
+            "999999999"
+        } else {
+            "eso-conformance-no-such-version"
+        }
+        .to_string()
     }
 
     /// The secrets with a plain value (no version, no property).
@@ -392,6 +450,22 @@ mod tests {
         assert!(fixtures.seed);
         assert_eq!(fixtures.missing_key.as_deref(), Some("nope"));
         assert_eq!(fixtures.key_prefix.as_deref(), Some("x-"));
+        assert_eq!(
+            fixtures.missing_version_of(&fixtures.secrets[3]),
+            "eso-conformance-no-such-version"
+        );
+        let vault = Fixtures::from_yaml(
+            "secrets:\n  - {key: a, version: '1', value: v}\npushProperty: value\ntextValues: true\n",
+        )
+        .unwrap();
+        assert_eq!(vault.missing_version_of(&vault.secrets[0]), "999999999");
+        assert_eq!(
+            (vault.push_property.as_deref(), vault.text_values),
+            (Some("value"), true)
+        );
+        let named =
+            Fixtures::from_yaml("secrets:\n  - {key: a, version: '1', value: v}\nmissingVersion: '42'\n").unwrap();
+        assert_eq!(named.missing_version_of(&named.secrets[0]), "42");
         assert_eq!(Fixtures::from_yaml("").unwrap(), Fixtures::default());
     }
 
@@ -413,6 +487,7 @@ mod tests {
             ),
             ("secrets: s3cr3t\n", "fixtures:"),
             ("finds:\n  - {keys: [a]}\n", "finds[0]: give path, regexp or tags"),
+            ("pushProperty: ''\n", "pushProperty is empty"),
             ("finds:\n  - {regexp: '(', keys: [a]}\n", "finds[0].regexp"),
             ("finds:\n  - {path: a}\n", "keys"),
         ] {

@@ -279,13 +279,15 @@ impl Session {
         }
     }
 
-    /// PushSecret of `value` (as the Secret's key `value`) to `key`; remembers both.
+    /// PushSecret of `value` (as the Secret's key `value`) to `key`, under the
+    /// fixtures' `pushProperty` when they give one; remembers both.
     pub(crate) async fn push(&mut self, key: &str, value: &[u8]) -> Result<(), Status> {
         self.remember(
             format!("the value the suite pushed to {}", crate::display::bounded(key)),
             value,
         );
-        let mut request = self.target.store_call().push(&[], "value", key, "", "");
+        let property = self.fixtures.push_property.clone().unwrap_or_default();
+        let mut request = self.target.store_call().push(&[], "value", key, &property, "");
         request.secret_data = [("value".to_string(), value.to_vec())].into_iter().collect();
         let result = self
             .call(&format!("PushSecret to {}", crate::display::bounded(key)), request)
@@ -295,8 +297,25 @@ impl Session {
         result.map(|_| ())
     }
 
-    /// GetSecret of `key` (`version`, `property` may be empty): the bytes.
+    /// The property a key reads back its value from: the fixtures' `pushProperty`
+    /// for a key the suite wrote, none otherwise.
+    pub(crate) fn read_property(&self, key: &str) -> String {
+        match &self.fixtures.push_property {
+            Some(property) if self.pushed.contains(key) => property.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// GetSecret of `key` (`version`, `property` may be empty): the bytes. A key
+    /// the suite wrote is read from its [`read_property`](Self::read_property).
     pub(crate) async fn get(&mut self, key: &str, version: &str, property: &str) -> Result<Vec<u8>, Status> {
+        let pushed_property;
+        let property = if version.is_empty() && property.is_empty() {
+            pushed_property = self.read_property(key);
+            pushed_property.as_str()
+        } else {
+            property
+        };
         let request = self.target.store_call().get(key, version, property);
         match self
             .call(&format!("GetSecret of {}", crate::display::bounded(key)), request)
