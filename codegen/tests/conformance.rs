@@ -1,6 +1,7 @@
-//! `eso-gen conformance` by address: the real `fake-provider` binary started with
-//! `--dev` (its own CA, mTLS on a loopback port), the real `eso-gen` binary run
-//! against it with a fixtures file and `--junit`.
+//! `eso-gen conformance` by address: the real `fake-provider` and
+//! `password-generator` binaries started with `--dev` (their own CA, mTLS on a
+//! loopback port), the real `eso-gen` binary run against them with a fixtures file
+//! and `--junit`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -70,19 +71,28 @@ impl Drop for Fake {
 }
 
 impl Fake {
-    /// Starts the binary and waits until `--dev` has written the address.
+    /// Starts the Fake's binary and waits until `--dev` has written the address.
     fn start() -> (Fake, String) {
+        Fake::start_example("fake", "fake-provider", MANIFESTS)
+    }
+
+    /// Starts `example`'s binary `bin` with `manifests`, and waits until `--dev` has
+    /// written the address.
+    fn start_example(example: &str, bin: &str, manifests_text: &str) -> (Fake, String) {
         let dir = tempfile::tempdir().unwrap();
         let manifests = dir.path().join("manifests");
         std::fs::create_dir_all(&manifests).unwrap();
-        std::fs::write(manifests.join("fake.yaml"), MANIFESTS).unwrap();
+        std::fs::write(manifests.join("objects.yaml"), manifests_text).unwrap();
         let log = std::fs::File::create(dir.path().join("provider.log")).unwrap();
-        let fake_manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fake/Cargo.toml");
+        let cargo_manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples")
+            .join(example)
+            .join("Cargo.toml");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let child = Command::new(cargo)
             .args(["run", "--quiet", "--manifest-path"])
-            .arg(&fake_manifest)
-            .args(["--bin", "fake-provider", "--", "--dev", "--dev-dir"])
+            .arg(&cargo_manifest)
+            .args(["--bin", bin, "--", "--dev", "--dev-dir"])
             .arg(dir.path().join("dev"))
             .args(["--grpc-port", "0", "--metrics-port", "0", "--manifests"])
             .arg(&manifests)
@@ -248,6 +258,41 @@ async fn the_fake_binary_passes_by_address_and_a_wrong_fixture_fails_with_exit_1
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<failure message=").count(), 4, "{xml}");
     drop(fake);
+}
+
+#[tokio::test]
+async fn the_password_generator_binary_passes_by_address() {
+    let manifests = "apiVersion: provider.external-secrets.io/v2alpha1\nkind: Password\nmetadata: {name: defaults, namespace: default}\nspec: {}\n";
+    let (password, address) = Fake::start_example("password", "password-generator", manifests);
+    let certs = password.client_dir();
+    let run = eso_gen(&[
+        "conformance",
+        &address,
+        "--certs",
+        certs.to_str().unwrap(),
+        "--service",
+        "generator",
+        "--kind",
+        "Password",
+        "--name",
+        "defaults",
+    ])
+    .await;
+    run.assert_code(0);
+    let stdout = run.stdout_text();
+    // The contract check, the generator and protocol cases and the leak check pass.
+    assert!(
+        stdout.ends_with(&format!("12 passed, 0 failed, {} skipped\n", total() - 12)),
+        "{stdout}"
+    );
+    for id in [
+        "contract.reflection",
+        "generator.cleanup.idempotent",
+        "protocol.keepalive-pings",
+    ] {
+        assert!(stdout.lines().any(|l| l == format!("PASS {id}")), "{id}: {stdout}");
+    }
+    drop(password);
 }
 
 #[tokio::test]

@@ -296,6 +296,7 @@ async fn a_read_only_store_passes_the_read_only_cases_and_skips_the_writes() -> 
             "store.lifecycle.push-exists-delete",
             "store.exists.missing-key",
             "store.delete.missing-key",
+            "upstream.push.typed-secret",
         ]),
         "skipped"
     );
@@ -377,6 +378,9 @@ enum RawBug {
     RenumbersField,
     /// Serves no gRPC reflection.
     NoReflection,
+    /// GetSecret keeps the caller's namespace in state shared by all calls, and
+    /// reads it back after a pause: right one call at a time, wrong interleaved.
+    SharesCallerState,
 }
 
 const RAW_API_VERSION: &str = "provider.example.com/v1";
@@ -388,6 +392,7 @@ const RAW_KIND: &str = "Raw";
 struct RawStore {
     bug: RawBug,
     data: Mutex<BTreeMap<String, Vec<u8>>>,
+    last_caller: Mutex<String>,
 }
 
 impl RawStore {
@@ -450,7 +455,14 @@ impl SecretStoreProvider for RawStore {
         request: Request<wire::GetSecretRequest>,
     ) -> Result<Response<wire::GetSecretResponse>, Status> {
         let request = request.into_inner();
-        self.object(request.provider_ref.as_ref(), &request.source_namespace)?;
+        let caller = if self.bug == RawBug::SharesCallerState {
+            *self.last_caller.lock().unwrap() = request.source_namespace.clone();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            self.last_caller.lock().unwrap().clone()
+        } else {
+            request.source_namespace.clone()
+        };
+        self.object(request.provider_ref.as_ref(), &caller)?;
         let remote = request.remote_ref.unwrap_or_default();
         if !remote.version.is_empty() || !remote.property.is_empty() {
             self.value(&remote.key)?;
@@ -596,6 +608,7 @@ async fn start_raw(bug: RawBug) -> TestResult<(tokio::sync::oneshot::Sender<()>,
     let store = RawStore {
         bug,
         data: Mutex::new(BTreeMap::new()),
+        last_caller: Mutex::new(String::new()),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let descriptors = match bug {
@@ -737,6 +750,25 @@ async fn a_raw_provider_without_reflection_skips_the_contract_check_with_the_rea
         return Err("the contract case was not skipped".into());
     };
     check!(why.contains("serves no gRPC reflection"), "{why}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_raw_provider_whose_calls_share_state_fails_only_the_fan_out_case() -> TestResult {
+    let report = run_raw(RawBug::SharesCallerState).await?;
+    check_eq!(report.failed_ids(), ["upstream.fan-out.one-connection"], "failed cases");
+    let Some(Outcome::Failed(why)) = report
+        .case("upstream.fan-out.one-connection")
+        .map(|c| c.outcome.clone())
+    else {
+        return Err("the case did not fail".into());
+    };
+    check!(
+        why.contains(
+            "interleaved calls went wrong: GetSecret through a SecretStore from eso-conformance-elsewhere (round "
+        ) && why.contains("answered a value, the same call alone answered PERMISSION_DENIED"),
+        "the reason compares with the call alone: {why}"
+    );
     Ok(())
 }
 

@@ -321,6 +321,20 @@ pub(crate) static CASES: &[Case] = &[
         "every core call has a deadline (30 s); the provider must not work past it",
     ),
     case!(
+        "upstream.push.typed-secret",
+        ReadWrite,
+        push_typed_secret,
+        "PushSecret of one key of a kubernetes.io/basic-auth Secret with labels and annotations, then GetSecret, is byte-exact",
+        "upstream's e2e pushes Secrets of other types with labels and annotations; the core sends them along, a provider that does not use them still pushes",
+    ),
+    case!(
+        "upstream.fan-out.one-connection",
+        Read,
+        fan_out_one_connection,
+        "calls for several stores interleaved on one connection (the target through each store kind, a missing object, another namespace) each answer as the same call alone",
+        "ESO core multiplexes every store's calls over one connection per provider; nothing may leak from one call to the next",
+    ),
+    case!(
         "errors.no-value-in-messages",
         Any,
         no_value_in_messages,
@@ -1033,7 +1047,8 @@ body!(cluster_any_source_namespace, |s| {
                 "GetSecret of {} through a {kind} from namespace {other}",
                 crate::display::bounded(key)
             );
-            match s.call(&what, call.get(key, "", "")).await {
+            let property = s.read_property(key);
+            match s.call(&what, call.get(key, "", &property)).await {
                 Ok(Reply::GetSecret(response)) => same_bytes(&what, &response.value, value)?,
                 Ok(_) => return Err(format!("{what}: answered another message").into()),
                 Err(status) => return Err(status_failure(&what, &status).into()),
@@ -1193,6 +1208,136 @@ body!(contract_reflection, |s| {
         super::SUITE_VERSION
     )
     .into())
+});
+
+// ---------------------------------------------------------------- upstream profile
+
+body!(push_typed_secret, |s| {
+    let key = s.key("typed");
+    let value = s.value("typed");
+    let shown = crate::display::bounded(&key).to_string();
+    s.remember(format!("the value the suite pushed to {shown}"), &value);
+    let property = s.fixtures.push_property.clone().unwrap_or_default();
+    let mut request = s.target.store_call().push(&[], "password", &key, &property, "");
+    request.secret_data = [
+        ("username".to_string(), b"eso-conformance-user".to_vec()),
+        ("password".to_string(), value.clone()),
+    ]
+    .into_iter()
+    .collect();
+    request.secret_type = "kubernetes.io/basic-auth".into();
+    request.secret_labels = [("app.kubernetes.io/name".to_string(), "eso-conformance".to_string())]
+        .into_iter()
+        .collect();
+    request.secret_annotations = [("eso-conformance/run".to_string(), s.prefix().to_string())]
+        .into_iter()
+        .collect();
+    let what = format!(
+        "PushSecret of {shown} (key password of a kubernetes.io/basic-auth Secret with labels and annotations)"
+    );
+    s.pushed.insert(key.clone());
+    s.call(&what, request)
+        .await
+        .map_err(|status| status_failure(&what, &status))?;
+    let got = s
+        .get(&key, "", "")
+        .await
+        .map_err(|status| status_failure(&format!("GetSecret of {shown} after the typed push"), &status))?;
+    same_bytes(&format!("GetSecret of {shown} after the typed push"), &got, &value)?;
+    passed()
+});
+
+/// How many calls of each kind `upstream.fan-out.one-connection` interleaves.
+const FAN_OUT_CALLS: usize = 20;
+
+body!(fan_out_one_connection, |s| {
+    let Some((key, _)) = s.readable().await? else {
+        return skipped("no value to read: give a plain fixture, or run against a READ_WRITE store");
+    };
+    let property = s.read_property(&key);
+    let other = s.other_namespace();
+    let missing = s.missing_object();
+    let mut calls: Vec<(String, eso_proto::provider::v1::GetSecretRequest)> = Vec::new();
+    for kind in NAMESPACED_STORE_KINDS {
+        let call = s.target.store_call().through(kind);
+        calls.push((format!("through a {kind}"), call.get(&key, "", &property)));
+    }
+    for kind in CLUSTER_STORE_KINDS {
+        let call = s.target.store_call().through(kind).from_namespace(&other);
+        calls.push((format!("through a {kind} from {other}"), call.get(&key, "", &property)));
+    }
+    let elsewhere = StoreCall::from_ref(s.target.provider_ref(), &other);
+    calls.push((
+        format!("through a SecretStore from {other}"),
+        elsewhere.get(&key, "", &property),
+    ));
+    let mut absent = s.target.clone();
+    absent.name = missing;
+    calls.push((
+        "of a missing provider object".to_string(),
+        absent.store_call().get(&key, "", &property),
+    ));
+    // Each call alone first: what it answers (a value, or a code). The scope and
+    // error cases judge those answers; this case judges only that interleaving
+    // them changes none.
+    let answer = |result: Result<tonic::Response<eso_proto::provider::v1::GetSecretResponse>, Status>| match result {
+        Ok(response) => Ok(response.into_inner().value),
+        Err(status) => Err(status.code()),
+    };
+    let mut alone = Vec::with_capacity(calls.len());
+    for (_, request) in &calls {
+        alone.push(answer(s.client.store.clone().get_secret(request.clone()).await));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for round in 0..FAN_OUT_CALLS {
+        for ((what, request), expected) in calls.iter().zip(&alone) {
+            let mut store = s.client.store.clone();
+            let request = request.clone();
+            let expected = expected.clone();
+            let what = what.clone();
+            tasks.spawn(async move {
+                let got = answer(store.get_secret(request).await);
+                let wrong = match (&expected, &got) {
+                    _ if got == expected => None,
+                    (Ok(_), Ok(_)) => Some("answered another value than the same call alone".to_string()),
+                    (Err(code), Ok(_)) => Some(format!(
+                        "answered a value, the same call alone answered {}",
+                        code_name(*code)
+                    )),
+                    (_, Err(code)) => Some(format!(
+                        "{}, the same call alone answered {}",
+                        code_name(*code),
+                        match &expected {
+                            Ok(_) => "a value".to_string(),
+                            Err(code) => code_name(*code).to_string(),
+                        }
+                    )),
+                };
+                (round, what, wrong)
+            });
+        }
+    }
+    let mut wrong = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, _, None)) => {}
+            Ok((round, what, Some(why))) => wrong.push(format!("GetSecret {what} (round {round}): {why}")),
+            Err(error) => wrong.push(format!("a call task failed: {error}")),
+        }
+    }
+    if !wrong.is_empty() {
+        let count = wrong.len();
+        wrong.sort();
+        // One line per call kind: the rounds repeat it.
+        wrong.dedup_by(|a, b| a.split(" (round").next() == b.split(" (round").next());
+        return Err(format!(
+            "{count} of {} interleaved calls went wrong: {}",
+            calls.len() * FAN_OUT_CALLS,
+            wrong.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+        )
+        .into());
+    }
+    passed()
 });
 
 // ---------------------------------------------------------------- protocol
