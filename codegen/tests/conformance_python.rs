@@ -52,6 +52,9 @@ secrets:
     value: old-credentials-python-b2d4
   - key: db/credentials
     map: {username: app-user, password: pw-python-41c9}
+finds:
+  - {path: db/, keys: [db/credentials]}
+  - {path: gr, regexp: 'eting$', keys: [greeting]}
 ";
 
 /// Parses a JUnit file with Python's XML parser (a real one: a file that is not
