@@ -8,7 +8,7 @@ mod common;
 
 use common::eso_gen;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const MANIFESTS: &str = "\
@@ -57,17 +57,8 @@ fn total() -> usize {
 
 /// `fake-provider --dev` through `cargo run`; killed when dropped.
 struct Fake {
-    child: Child,
+    child: eso_runtime::testing::KillOnDrop,
     dir: tempfile::TempDir,
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 impl Fake {
@@ -101,7 +92,10 @@ impl Fake {
             .stderr(log)
             .spawn()
             .expect("cargo run starts");
-        let mut fake = Fake { child, dir };
+        let mut fake = Fake {
+            child: eso_runtime::testing::KillOnDrop(child),
+            dir,
+        };
         let address_file = fake.client_dir().join("address");
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {

@@ -19,7 +19,7 @@ use prost_reflect::prost::Message;
 use prost_reflect::prost_types::FileDescriptorProto;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KIND: &str = "Memory";
@@ -126,18 +126,9 @@ fn run_python(args: &[&std::ffi::OsStr]) -> String {
 
 /// `provider.py` running on a loopback port; killed when dropped.
 struct PythonProvider {
-    child: Child,
+    child: eso_runtime::testing::KillOnDrop,
     dir: tempfile::TempDir,
     address: String,
-}
-
-impl Drop for PythonProvider {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 impl PythonProvider {
@@ -197,7 +188,7 @@ impl PythonProvider {
             .spawn()
             .expect("the Python provider starts");
         let mut provider = PythonProvider {
-            child,
+            child: eso_runtime::testing::KillOnDrop(child),
             dir,
             address: String::new(),
         };

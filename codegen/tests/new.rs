@@ -10,7 +10,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs `eso-gen args…` in `cwd`.
@@ -123,18 +123,9 @@ fn generator_summary() -> String {
 
 /// A provider started with `cargo run -- --dev`; killed if the test ends early.
 struct Dev {
-    child: Child,
+    child: eso_runtime::testing::KillOnDrop,
     log: PathBuf,
     dev_dir: PathBuf,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 impl Dev {
@@ -164,7 +155,11 @@ impl Dev {
         .stderr(log_file)
         .spawn()
         .context("starting cargo run")?;
-        let mut dev = Dev { child, log, dev_dir };
+        let mut dev = Dev {
+            child: eso_runtime::testing::KillOnDrop(child),
+            log,
+            dev_dir,
+        };
         let address_file = dev.dev_dir.join("client").join("address");
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {

@@ -18,18 +18,6 @@ use std::time::{Duration, Instant};
 const BINARY: &str = env!("CARGO_BIN_EXE_fake-provider");
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// Kills the child when the test ends, whatever happened.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 fn kubeconfig(server: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {server}\nusers:\n- name: fake\n  user: {{}}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\ncurrent-context: fake\n"
@@ -67,7 +55,7 @@ async fn serves_objects_from_the_kubernetes_api_and_writes_their_status() -> Tes
     std::fs::write(&config, kubeconfig(&format!("http://{}", api.addr()))).map_err(|e| e.to_string())?;
     let log_path = dir.path().join("stderr.log");
     let log_file = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let mut child = Child(
+    let mut child = eso_runtime::testing::KillOnDrop(
         Command::new(BINARY)
             .args(["--grpc-port", "0", "--metrics-port", "0", "--bind-address", "127.0.0.1"])
             .arg("--tls-cert-dir")

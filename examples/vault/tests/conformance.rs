@@ -242,17 +242,8 @@ async fn vault_shaped_equivalents() -> TestResult {
 /// The real `vault-provider` binary, started with `--dev` (its own CA, mTLS on a loopback
 /// port the OS picks) and the objects in a manifests folder; killed when dropped.
 struct VaultProvider {
-    child: std::process::Child,
+    child: eso_runtime::testing::KillOnDrop,
     dir: tempfile::TempDir,
-}
-
-impl Drop for VaultProvider {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 impl VaultProvider {
@@ -274,7 +265,10 @@ impl VaultProvider {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("starting vault-provider: {e}"))?;
-        let mut provider = VaultProvider { child, dir };
+        let mut provider = VaultProvider {
+            child: eso_runtime::testing::KillOnDrop(child),
+            dir,
+        };
         let address_file = provider.certs().join("address");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

@@ -18,12 +18,14 @@ pub mod conformance;
 mod expect;
 pub mod files;
 pub mod kube_api;
+mod process;
 pub mod requests;
 mod rpc;
 
 pub use expect::{
     TestError, TestResult, check, check_eq, code_name, expect_status, get, ok, pairs, structural_crds, text, text_map,
 };
+pub use process::KillOnDrop;
 pub use rpc::{Expect, Reply, Request, Rpc, call, call_in_band, run_table};
 
 use crate::client::{ClientTls, ProviderClient};

@@ -32,17 +32,8 @@ pub fn manifests() -> String {
 
 /// A running `fake-provider`; killed when dropped, whatever the test did.
 pub struct Process {
-    pub child: Child,
+    pub child: eso_runtime::testing::KillOnDrop,
     pub dir: tempfile::TempDir,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 impl Process {
@@ -87,7 +78,10 @@ impl Process {
             .stderr(Stdio::from(log))
             .spawn()
             .map_err(|e| format!("spawning {BINARY}: {e}"))?;
-        Ok(Process { child, dir })
+        Ok(Process {
+            child: eso_runtime::testing::KillOnDrop(child),
+            dir,
+        })
     }
 
     /// The usual dev-mode command line.

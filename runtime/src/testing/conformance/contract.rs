@@ -339,47 +339,36 @@ impl Reflection {
     /// `file_containing_symbol(symbol)` on a stream of its own.
     async fn ask(&mut self, symbol: &str) -> Result<Answer, tonic::Status> {
         match self {
-            Reflection::V1(client) => {
-                use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-                use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-                use tonic_reflection::pb::v1::*;
-                let request = ServerReflectionRequest {
-                    host: String::new(),
-                    message_request: Some(MessageRequest::FileContainingSymbol(symbol.to_string())),
-                };
-                let mut answers = client
-                    .server_reflection_info(futures::stream::iter([request]))
-                    .await?
-                    .into_inner();
-                let answer = answers.message().await?.and_then(|a| a.message_response);
-                match answer {
-                    Some(MessageResponse::FileDescriptorResponse(files)) => decode(files.file_descriptor_proto),
-                    Some(MessageResponse::ErrorResponse(error)) => error_answer(error.error_code, &error.error_message),
-                    _ => Err(tonic::Status::internal("reflection answered something else than files")),
-                }
-            }
-            Reflection::V1Alpha(client) => {
-                use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-                use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-                use tonic_reflection::pb::v1alpha::*;
-                let request = ServerReflectionRequest {
-                    host: String::new(),
-                    message_request: Some(MessageRequest::FileContainingSymbol(symbol.to_string())),
-                };
-                let mut answers = client
-                    .server_reflection_info(futures::stream::iter([request]))
-                    .await?
-                    .into_inner();
-                let answer = answers.message().await?.and_then(|a| a.message_response);
-                match answer {
-                    Some(MessageResponse::FileDescriptorResponse(files)) => decode(files.file_descriptor_proto),
-                    Some(MessageResponse::ErrorResponse(error)) => error_answer(error.error_code, &error.error_message),
-                    _ => Err(tonic::Status::internal("reflection answered something else than files")),
-                }
-            }
+            Reflection::V1(client) => ask_with!(tonic_reflection::pb::v1, client, symbol),
+            Reflection::V1Alpha(client) => ask_with!(tonic_reflection::pb::v1alpha, client, symbol),
         }
     }
 }
+
+/// One `file_containing_symbol` over `client` of the reflection version `$pb`
+/// (v1 and v1alpha have the same messages in two packages).
+macro_rules! ask_with {
+    ($pb:path, $client:expr, $symbol:expr) => {{
+        use $pb::{
+            ServerReflectionRequest, server_reflection_request::MessageRequest,
+            server_reflection_response::MessageResponse,
+        };
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol($symbol.to_string())),
+        };
+        let mut answers = $client
+            .server_reflection_info(futures::stream::iter([request]))
+            .await?
+            .into_inner();
+        match answers.message().await?.and_then(|a| a.message_response) {
+            Some(MessageResponse::FileDescriptorResponse(files)) => decode(files.file_descriptor_proto),
+            Some(MessageResponse::ErrorResponse(error)) => error_answer(error.error_code, &error.error_message),
+            _ => Err(tonic::Status::internal("reflection answered something else than files")),
+        }
+    }};
+}
+use ask_with;
 
 fn decode(files: Vec<Vec<u8>>) -> Result<Answer, tonic::Status> {
     files
