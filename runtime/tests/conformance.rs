@@ -773,11 +773,12 @@ async fn a_raw_provider_whose_calls_share_state_fails_only_the_fan_out_case() ->
 }
 
 #[tokio::test]
-async fn a_raw_provider_that_ignores_namespaces_fails_only_the_namespace_case() -> TestResult {
+async fn a_raw_provider_that_ignores_namespaces_fails_only_the_namespace_cases() -> TestResult {
     let report = run_raw(RawBug::IgnoresNamespaces).await?;
+    // An empty store_ref_kind is a namespaced store's too.
     check_eq!(
         report.failed_ids(),
-        ["scope.namespaced-store.cross-namespace"],
+        ["scope.namespaced-store.cross-namespace", "upstream.implicit-store-kind"],
         "failed cases"
     );
     let Some(Outcome::Failed(why)) = report

@@ -328,6 +328,13 @@ pub(crate) static CASES: &[Case] = &[
         "upstream's e2e pushes Secrets of other types with labels and annotations; the core sends them along, a provider that does not use them still pushes",
     ),
     case!(
+        "upstream.implicit-store-kind",
+        Store,
+        implicit_store_kind,
+        "Validate with an empty store_ref_kind is a namespaced store's: valid from its own namespace, PERMISSION_DENIED from another",
+        "a storeRef without kind means SecretStore in ESO, and cores before store_ref_kind existed send none",
+    ),
+    case!(
         "upstream.fan-out.one-connection",
         Read,
         fan_out_one_connection,
@@ -1244,6 +1251,23 @@ body!(push_typed_secret, |s| {
         .await
         .map_err(|status| status_failure(&format!("GetSecret of {shown} after the typed push"), &status))?;
     same_bytes(&format!("GetSecret of {shown} after the typed push"), &got, &value)?;
+    passed()
+});
+
+body!(implicit_store_kind, |s| {
+    let implicit = s.target.store_call().through("");
+    expect_valid(s, "Validate with an empty store_ref_kind", &implicit).await?;
+    let other = s.other_namespace();
+    let elsewhere = StoreCall::from_ref(
+        eso_proto::provider::v1::ProviderReference {
+            store_ref_kind: String::new(),
+            ..s.target.provider_ref()
+        },
+        &other,
+    );
+    let what = format!("Validate with an empty store_ref_kind from namespace {other}");
+    let result = s.call(&what, elsewhere.validate()).await;
+    refused_with(&what, &result, Code::PermissionDenied)?;
     passed()
 });
 
