@@ -17,6 +17,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // No `connect` constructors: they need tonic's transport, which a provider does not
+        // link; eso-runtime's client builds its channel itself.
+        .build_transport(false)
         .compile_fds(descriptors)?;
     Ok(())
 }
