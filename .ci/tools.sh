@@ -5,7 +5,8 @@
 #   grpcio, grpcio-tools,   - gRPC for Python, protoc for Python stubs, the standard health
 #   grpcio-health-checking,   and reflection services: the Python provider (examples/python)
 #   grpcio-reflection         that codegen/tests/conformance_python.rs runs the suite against
-# Source it (`. .ci/tools.sh`): it exports ESO_PYTHON and puts .venv/bin on PATH.
+# and cargo-deny, pinned, into .tools/ (.ci/cargo-deny.sh), for the scaffold's deny.toml check.
+# Source it (`. .ci/tools.sh`): it exports ESO_PYTHON and ESO_CARGO_DENY and puts .venv/bin on PATH.
 # Idempotent: a second run only checks that the packages are there.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,5 +22,6 @@ if ! "$venv/bin/python" -c 'import grpc, grpc_tools.protoc, grpc_health.v1.healt
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     'grpcio>=1.62' 'grpcio-tools>=1.62' 'grpcio-health-checking>=1.62' 'grpcio-reflection>=1.62'
 fi
+. "$root/.ci/cargo-deny.sh"
 export ESO_PYTHON="$venv/bin/python"
 export PATH="$venv/bin:$PATH"

@@ -110,6 +110,7 @@ const TEMPLATES: &[Template] = &[
     template!("base/Cargo.toml.hbs"),
     template!("base/Dockerfile.hbs"),
     template!("base/README.md.hbs"),
+    template!("base/deny.toml.hbs"),
     template!("base/dockerignore.hbs"),
     template!("base/gitignore.hbs"),
     template!("base/manifests/objects.yaml.hbs"),

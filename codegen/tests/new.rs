@@ -1,5 +1,6 @@
-//! `eso-gen new`: the projects it makes build, pass their own tests and serve `--dev` over
-//! real mutual TLS, with no edits; bad names and existing folders are refused.
+//! `eso-gen new`: the projects it makes build, pass their own tests, pass `cargo deny check
+//! licenses bans sources` under their own deny.toml and serve `--dev` over real mutual TLS,
+//! with no edits; bad names and existing folders are refused.
 //!
 //! The scaffolded projects build in one target folder shared by both, beside this test's
 //! (`<target>/scaffold`), so the second one compiles only itself. (The workspace's own
@@ -81,6 +82,7 @@ fn scaffold_and_test(parent: &Path, new_args: &[&str], name: &str, expected_test
         "Cargo.lock",
         "Dockerfile",
         "README.md",
+        "deny.toml",
         ".gitignore",
         "src/main.rs",
         "src/spec.rs",
@@ -106,6 +108,59 @@ fn scaffold_and_test(parent: &Path, new_args: &[&str], name: &str, expected_test
     );
     eprintln!("{name}: scaffolded, built and tested in {:.1?}", started.elapsed());
     Ok(project)
+}
+
+/// cargo-deny: `$ESO_CARGO_DENY` (exported by `.ci/cargo-deny.sh`, which `.ci/tools.sh`
+/// sources), else this checkout's `.tools/bin/cargo-deny`. When there is neither, CI
+/// (`CI=true`) fails; elsewhere the check is skipped, and says so.
+fn cargo_deny() -> Result<Option<PathBuf>> {
+    let candidate = match std::env::var_os("ESO_CARGO_DENY") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/cargo-deny"),
+    };
+    if candidate.is_file() {
+        return Ok(Some(candidate));
+    }
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        bail!(
+            "cargo-deny is not at {} and CI=true: run `. .ci/tools.sh` (it installs the pinned cargo-deny)",
+            candidate.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: cargo deny check of the scaffolds: no cargo-deny at {} (`. .ci/tools.sh` installs it)",
+        candidate.display()
+    );
+    Ok(None)
+}
+
+/// The scaffold's own deny.toml passes `cargo deny check licenses bans sources`, all three run.
+fn check_deny(project: &Path) -> Result<()> {
+    let Some(deny) = cargo_deny()? else {
+        return Ok(());
+    };
+    let output = Command::new(deny)
+        .args(["--color", "never", "--locked", "check", "licenses", "bans", "sources"])
+        .current_dir(project)
+        .env("CARGO", env!("CARGO"))
+        .stdin(Stdio::null())
+        .output()
+        .context("running cargo-deny")?;
+    let report = streams(&output);
+    ensure!(
+        output.status.success(),
+        "cargo deny check in {}: {report}",
+        project.display()
+    );
+    ensure!(
+        report.contains("bans ok, licenses ok, sources ok"),
+        "cargo deny check did not run all three checks: {report}"
+    );
+    ensure!(
+        !report.contains("warning["),
+        "cargo deny check warns in a fresh scaffold: {report}"
+    );
+    Ok(())
 }
 
 /// The summary line of the suite against a scaffolded store: every case passes but the
@@ -308,6 +363,7 @@ fn scaffolded_projects_build_pass_their_tests_and_serve_dev_over_mtls() -> Resul
             "the_generator_passes_the_conformance_suite",
         ],
     )?;
+    check_deny(&provider)?;
     let (dev, address) = Dev::start(&provider)?;
     let store = ["--kind", "AcmeVault", "--name", "acme-vault"];
     let output = dev.call(
@@ -363,6 +419,7 @@ fn scaffolded_projects_build_pass_their_tests_and_serve_dev_over_mtls() -> Resul
     )?;
     ensure!(!generator.join("src/store.rs").exists());
     ensure!(!generator.join("conformance.yaml").exists());
+    check_deny(&generator)?;
     let (dev, address) = Dev::start(&generator)?;
     check_generate(&dev, &address, "TokenIssuer", "token-issuer")?;
     dev.conformance(
@@ -446,6 +503,7 @@ fn bad_names_kinds_and_existing_folders_are_refused() -> Result<()> {
     ensure!(!parent.path().join("released/Cargo.lock").exists());
     let dockerfile = std::fs::read_to_string(parent.path().join("released/Dockerfile"))?;
     ensure!(!dockerfile.contains("--from=eso-gen"), "{dockerfile}");
+    let released_deny = std::fs::read_to_string(parent.path().join("released/deny.toml"))?;
 
     // The default: a path to this checkout's runtime, and its lock file.
     let output = eso_gen(
@@ -465,5 +523,18 @@ fn bad_names_kinds_and_existing_folders_are_refused() -> Result<()> {
     ensure!(lock.contains("name = \"eso-runtime\""));
     let spec = std::fs::read_to_string(parent.path().join("local/src/spec.rs"))?;
     ensure!(spec.contains("kind = \"Local\""), "{spec}");
+
+    // deny.toml is the same policy whichever way eso-runtime comes (the scaffolds built
+    // above run it with a path; a crates.io runtime has no path to allow): only the comment
+    // on path dependencies differs.
+    let local_deny = std::fs::read_to_string(parent.path().join("local/deny.toml"))?;
+    let path_note = "# eso-runtime comes from a local path without a version: allowed in an unpublished crate.\n";
+    ensure!(local_deny.contains(path_note), "{local_deny}");
+    ensure!(!released_deny.contains(path_note), "{released_deny}");
+    ensure!(
+        local_deny.replace(path_note, "") == released_deny,
+        "{local_deny}\n---\n{released_deny}"
+    );
+    ensure!(released_deny.contains("multiple-versions = \"deny\"") && released_deny.contains("unknown-git = \"deny\""));
     Ok(())
 }
