@@ -10,6 +10,8 @@
 //!   `host:port` without a scheme, mutual TLS, a 30 s deadline.
 //! - `eso-gen conformance` runs the conformance suite against a running provider by
 //!   address (one line per case, a summary, JUnit XML with `--junit`).
+//! - `eso-gen sbom --bin NAME` writes a CycloneDX JSON SBOM of a provider binary: every
+//!   crate compiled for it, with licenses, hashes and the dependency graph.
 //! - `eso-gen new provider NAME` / `eso-gen new generator NAME` creates a provider project
 //!   (spec, example in-memory backend, tests over mTLS, manifests, Dockerfile) that builds,
 //!   passes its tests and runs `--dev` at once.
@@ -27,6 +29,7 @@ mod names;
 mod new_cmd;
 mod provider_bin;
 mod request;
+mod sbom;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +68,9 @@ enum Command {
     Chart(chart_cmd::ChartArgs),
     /// Creates a provider project that builds, passes its tests and runs `--dev` at once.
     New(new_cmd::NewArgs),
+    /// Writes a CycloneDX 1.6 JSON SBOM of a provider binary: every crate compiled for it
+    /// (as `cargo build` resolves them for the target), licenses, hashes, the graph.
+    Sbom(Box<sbom::SbomArgs>),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +95,13 @@ fn main() -> ExitCode {
         Command::Crds(args) => match crds_cmd::run(&args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Sbom(args) => match sbom::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error:#}");
                 ExitCode::FAILURE
