@@ -52,57 +52,19 @@ const PROVIDER_FILE: &str = "eso-gen/provider.yaml";
 /// The value sections `_helpers.tpl` merges key by key, relative to the chart.
 const SECTIONS_FILE: &str = "eso-gen/sections.yaml";
 
-macro_rules! helm_template {
-    ($name:literal) => {
-        (
-            concat!("templates/", $name),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../templates/chart/templates/",
-                $name
-            )),
-        )
-    };
+/// The chart's template of `path` (under `templates/chart/`), from `eso-templates`.
+fn chart_template(path: &str) -> Result<&'static str> {
+    eso_templates::find(eso_templates::CHART, path)
+        .map(|template| template.text)
+        .with_context(|| format!("eso-templates has no chart template {path} (a broken eso-gen build)"))
 }
 
 /// Helm templates, copied verbatim: (path in the chart, text).
-const HELM_TEMPLATES: &[(&str, &str)] = &[
-    helm_template!("NOTES.txt"),
-    helm_template!("_helpers.tpl"),
-    helm_template!("certificate.yaml"),
-    helm_template!("crds.yaml"),
-    helm_template!("deployment.yaml"),
-    helm_template!("horizontalpodautoscaler.yaml"),
-    helm_template!("networkpolicy.yaml"),
-    helm_template!("poddisruptionbudget.yaml"),
-    helm_template!("providerclass.yaml"),
-    helm_template!("rbac.yaml"),
-    helm_template!("service.yaml"),
-    helm_template!("serviceaccount.yaml"),
-    helm_template!("servicemonitor.yaml"),
-];
-
-macro_rules! hbs {
-    ($name:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../templates/chart/", $name))
-    };
+fn helm_templates() -> impl Iterator<Item = &'static eso_templates::Template> {
+    eso_templates::CHART
+        .iter()
+        .filter(|template| template.path.starts_with("templates/"))
 }
-
-const CHART_YAML: &str = hbs!("Chart.yaml.hbs");
-const README: &str = hbs!("README.md.hbs");
-const SCHEMA: &str = hbs!("values.schema.json.hbs");
-const VALUES: &str = hbs!("values.yaml.hbs");
-const HELMIGNORE: &str = hbs!("helmignore.hbs");
-
-/// Every file under `templates/chart/` that is embedded (checked by a test).
-#[cfg(test)]
-const EMBEDDED: &[&str] = &[
-    "Chart.yaml.hbs",
-    "README.md.hbs",
-    "values.schema.json.hbs",
-    "values.yaml.hbs",
-    "helmignore.hbs",
-];
 
 /// A rendered chart: files rewritten on every run, and files written only when missing.
 #[derive(Debug, Default)]
@@ -285,12 +247,18 @@ pub fn render_chart(manifest: &Manifest, name: &str) -> Result<Chart> {
     };
     let mut chart = Chart::default();
     let generated = &mut chart.generated;
-    generated.push(("Chart.yaml".into(), render(CHART_YAML, "Chart.yaml", &data)?));
-    generated.push(("README.md".into(), render(README, "README.md", &data)?));
-    let schema = render(SCHEMA, "values.schema.json", &data)?;
+    generated.push((
+        "Chart.yaml".into(),
+        render(chart_template("Chart.yaml.hbs")?, "Chart.yaml", &data)?,
+    ));
+    generated.push((
+        "README.md".into(),
+        render(chart_template("README.md.hbs")?, "README.md", &data)?,
+    ));
+    let schema = render(chart_template("values.schema.json.hbs")?, "values.schema.json", &data)?;
     let schema_value: Value = serde_json::from_str(&schema).context("the rendered values.schema.json is not JSON")?;
     generated.push(("values.schema.json".into(), schema));
-    let defaults = render(VALUES, "default values", &data)?;
+    let defaults = render(chart_template("values.yaml.hbs")?, "default values", &data)?;
     serde_yaml::from_str::<serde_yaml::Value>(&defaults).context("the rendered default values are not YAML")?;
     generated.push(("eso-gen/defaults.yaml".into(), defaults));
     generated.push((
@@ -318,8 +286,8 @@ pub fn render_chart(manifest: &Manifest, name: &str) -> Result<Chart> {
             )?,
         ));
     }
-    for (path, text) in HELM_TEMPLATES {
-        generated.push(((*path).into(), (*text).into()));
+    for template in helm_templates() {
+        generated.push((template.path.into(), template.text.into()));
     }
     let mut listed: Vec<&str> = generated.iter().map(|(path, _)| path.as_str()).collect();
     listed.push(GENERATED_LIST);
@@ -331,10 +299,13 @@ pub fn render_chart(manifest: &Manifest, name: &str) -> Result<Chart> {
     generated.push((GENERATED_LIST.into(), list));
 
     let user = ChartData { user: true, ..data };
+    chart.user_owned.push((
+        "values.yaml".into(),
+        render(chart_template("values.yaml.hbs")?, "values.yaml", &user)?,
+    ));
     chart
         .user_owned
-        .push(("values.yaml".into(), render(VALUES, "values.yaml", &user)?));
-    chart.user_owned.push((".helmignore".into(), HELMIGNORE.into()));
+        .push((".helmignore".into(), chart_template("helmignore.hbs")?.into()));
     Ok(chart)
 }
 
@@ -437,30 +408,27 @@ pub fn sync(chart: &Chart, out: &Path, check: bool) -> Result<bool> {
 mod tests {
     use super::*;
 
+    /// Every file `render` takes from eso-templates is there (a missing one is an error at
+    /// run time, not at build time).
     #[test]
-    fn every_file_under_templates_chart_is_embedded() -> Result<()> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/chart");
-        let mut on_disk = Vec::new();
-        for entry in std::fs::read_dir(&root)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                on_disk.push(entry.file_name().to_string_lossy().into_owned());
-            }
+    fn every_chart_template_is_found() -> Result<()> {
+        for path in [
+            "Chart.yaml.hbs",
+            "README.md.hbs",
+            "values.schema.json.hbs",
+            "values.yaml.hbs",
+            "helmignore.hbs",
+        ] {
+            chart_template(path)?;
         }
-        for entry in std::fs::read_dir(root.join("templates"))? {
-            on_disk.push(format!("templates/{}", entry?.file_name().to_string_lossy()));
-        }
-        on_disk.sort();
-        let mut embedded: Vec<String> = EMBEDDED.iter().map(|s| s.to_string()).collect();
-        embedded.extend(HELM_TEMPLATES.iter().map(|(path, _)| path.to_string()));
-        embedded.sort();
-        assert_eq!(on_disk, embedded);
+        assert!(helm_templates().any(|template| template.path == "templates/deployment.yaml"));
+        assert!(chart_template("missing.hbs").is_err());
         Ok(())
     }
 
     #[test]
     fn every_helm_template_says_it_is_generated() {
-        for (path, text) in HELM_TEMPLATES {
+        for eso_templates::Template { path, text } in helm_templates() {
             let first = text.lines().next().unwrap_or_default();
             assert!(first.contains(GENERATED_MARKER), "{path}: {first}");
         }
@@ -468,7 +436,7 @@ mod tests {
 
     fn schema() -> Result<Value> {
         Ok(serde_json::from_str(&render(
-            SCHEMA,
+            chart_template("values.schema.json.hbs")?,
             "schema",
             &serde_json::json!({"name": "x", "image": "x"}),
         )?)?)

@@ -1,6 +1,6 @@
 //! `eso-gen new provider NAME` and `eso-gen new generator NAME`: a provider project,
-//! rendered from the handlebars templates in `templates/new/` (embedded in this binary at
-//! build time), that builds, passes its own tests and runs `--dev` with no edits.
+//! rendered from the handlebars templates in `templates/new/` (crate `eso-templates`,
+//! embedded in this binary at build time), that builds, passes its own tests and runs `--dev` with no edits.
 //!
 //! Template sets: `base/` goes into every project, `store/` into a provider's (a secret
 //! store kind), `generator/` into a generator's and into a provider's `--with-generator`.
@@ -55,11 +55,13 @@ struct ProjectArgs {
     /// The folder to create the project in (as <DIR>/<NAME>; never overwritten).
     #[arg(long, default_value = ".")]
     dir: PathBuf,
-    /// Depend on eso-runtime from this local folder (default: the runtime/ of the eso-gen
-    /// checkout this binary was built from).
+    /// Depend on eso-runtime from this local folder. Default: the runtime/ of the eso-gen
+    /// checkout this binary was built from; for an eso-gen installed from a registry, the
+    /// eso-runtime release of its own version.
     #[arg(long, value_name = "DIR", conflicts_with = "runtime_version")]
     runtime_path: Option<PathBuf>,
-    /// Depend on eso-runtime from crates.io at this version requirement, e.g. 0.1.
+    /// Depend on eso-runtime from the registry (crates.io, or the one cargo is configured
+    /// to use) at this version requirement, e.g. 0.1.
     #[arg(long, value_name = "VERSION")]
     runtime_version: Option<String>,
 }
@@ -93,37 +95,8 @@ pub struct Project {
     pub runtime: Runtime,
 }
 
-/// One embedded template: its path under `templates/new/` and its text.
-type Template = (&'static str, &'static str);
-
-macro_rules! template {
-    ($path:literal) => {
-        (
-            $path,
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../templates/new/", $path)),
-        )
-    };
-}
-
-/// Every template, embedded at build time.
-const TEMPLATES: &[Template] = &[
-    template!("base/Cargo.toml.hbs"),
-    template!("base/Dockerfile.hbs"),
-    template!("base/README.md.hbs"),
-    template!("base/deny.toml.hbs"),
-    template!("base/dockerignore.hbs"),
-    template!("base/gitignore.hbs"),
-    template!("base/manifests/objects.yaml.hbs"),
-    template!("base/src/lib.rs.hbs"),
-    template!("base/src/main.rs.hbs"),
-    template!("base/src/spec.rs.hbs"),
-    template!("base/tests/conformance.rs.hbs"),
-    template!("store/conformance.yaml.hbs"),
-    template!("store/src/store.rs.hbs"),
-    template!("store/tests/store.rs.hbs"),
-    template!("generator/src/generator.rs.hbs"),
-    template!("generator/tests/generator.rs.hbs"),
-];
+/// One embedded template (`eso_templates::NEW`): its path under `templates/new/` and its text.
+type Template = eso_templates::Template;
 
 /// The API version of the kinds (the macros' default, `Gvk::DEFAULT_VERSION`).
 const VERSION: &str = Gvk::DEFAULT_VERSION;
@@ -324,7 +297,7 @@ impl Project {
     fn templates(&self) -> impl Iterator<Item = &'static Template> {
         let store = self.store_kind.is_some();
         let generator = self.generator_kind.is_some();
-        TEMPLATES.iter().filter(move |(path, _)| {
+        eso_templates::NEW.iter().filter(move |Template { path, .. }| {
             path.starts_with("base/")
                 || (store && path.starts_with("store/"))
                 || (generator && path.starts_with("generator/"))
@@ -339,7 +312,7 @@ impl Project {
         handlebars.set_strict_mode(true);
         let data = self.data();
         let mut files = Vec::new();
-        for (path, text) in self.templates() {
+        for Template { path, text } in self.templates() {
             let contents = handlebars
                 .render_template(text, &data)
                 .with_context(|| format!("rendering template {path}"))?;
@@ -390,24 +363,40 @@ fn toml_string(text: &str) -> String {
     out
 }
 
-/// The runtime/ folder of the checkout this binary was built from.
-fn default_runtime_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("runtime")
+/// The runtime/ folder of the eso-gen checkout this binary was built from, or `None` when it
+/// was built from a registry (`codegen/build.rs` tells which).
+fn checkout_runtime_dir() -> Option<PathBuf> {
+    Some(env!("ESO_GEN_CHECKOUT_RUNTIME"))
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
 }
 
-/// Resolves `--runtime-path` / `--runtime-version` (default: this checkout's runtime/).
+/// The eso-runtime release an eso-gen installed from a registry scaffolds against: the one it
+/// was released with (a caret requirement: its semver-compatible successors too).
+pub const RELEASED_RUNTIME: &str = env!("CARGO_PKG_VERSION");
+
+/// Resolves `--runtime-path` / `--runtime-version`. The default is the checkout's runtime/ for
+/// an eso-gen built in a checkout, else [`RELEASED_RUNTIME`] from the registry.
 fn runtime(path: Option<&Path>, version: Option<&str>) -> Result<Runtime> {
+    runtime_from(path, version, checkout_runtime_dir())
+}
+
+/// [`runtime`] with the checkout given.
+fn runtime_from(path: Option<&Path>, version: Option<&str>, checkout: Option<PathBuf>) -> Result<Runtime> {
     if let Some(version) = version {
         return Ok(Runtime::Version(version.to_string()));
     }
-    let (dir, given) = match path {
-        Some(path) => (path.to_path_buf(), true),
-        None => (default_runtime_dir(), false),
+    let (dir, given) = match (path, checkout) {
+        (Some(path), _) => (path.to_path_buf(), true),
+        (None, Some(checkout)) => (checkout, false),
+        (None, None) => return Ok(Runtime::Version(RELEASED_RUNTIME.to_string())),
     };
     let hint = if given {
-        "--runtime-path must be the runtime/ folder of an eso-gen checkout"
+        "--runtime-path must be the runtime/ folder of an eso-gen checkout".to_string()
     } else {
-        "this eso-gen was built from a checkout that is no longer there; pass --runtime-path DIR (an eso-gen checkout's runtime/) or --runtime-version VERSION (crates.io)"
+        format!(
+            "this eso-gen was built from a checkout that is no longer there; pass --runtime-path DIR (an eso-gen checkout's runtime/) or --runtime-version {RELEASED_RUNTIME} (the registry's eso-runtime)"
+        )
     };
     let dir = dir
         .canonicalize()
@@ -534,7 +523,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
         .collect();
     let source = match &project.runtime {
         Runtime::Path { dir, .. } => format!("eso-runtime from {}", dir.display()),
-        Runtime::Version(version) => format!("eso-runtime {version} from crates.io"),
+        Runtime::Version(version) => format!("eso-runtime {version} from the registry"),
     };
     println!(
         "created {} (kinds {}, group {}; {source})",
@@ -639,29 +628,6 @@ pub use store::{AcmeClient, AcmeStore};
         let message = error(project(None, Some("Generator")).check());
         assert!(message.contains("type Generator"), "{message}");
         assert!(project(Some("Acme"), Some("AcmeGenerator")).check().is_ok());
-    }
-
-    #[test]
-    fn every_template_file_is_embedded() -> Result<()> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/new");
-        let mut on_disk = Vec::new();
-        let mut folders = vec![root.clone()];
-        while let Some(folder) = folders.pop() {
-            for entry in std::fs::read_dir(&folder)? {
-                let path = entry?.path();
-                if path.is_dir() {
-                    folders.push(path);
-                } else {
-                    let relative = path.strip_prefix(&root)?.to_string_lossy().replace('\\', "/");
-                    on_disk.push(relative);
-                }
-            }
-        }
-        on_disk.sort();
-        let mut embedded: Vec<String> = TEMPLATES.iter().map(|(path, _)| path.to_string()).collect();
-        embedded.sort();
-        assert_eq!(on_disk, embedded);
-        Ok(())
     }
 
     #[test]
@@ -787,6 +753,9 @@ pub use store::{AcmeClient, AcmeStore};
 
     #[test]
     fn the_default_runtime_is_this_checkout() -> Result<()> {
+        // These tests are built in the checkout, so build.rs found its runtime/.
+        let checkout = checkout_runtime_dir();
+        assert!(checkout.is_some(), "codegen/build.rs did not find ../runtime");
         match runtime(None, None)? {
             Runtime::Path { dir, lock } => {
                 assert!(dir.is_absolute() && dir.ends_with("runtime"), "{}", dir.display());
@@ -802,6 +771,35 @@ pub use store::{AcmeClient, AcmeStore};
         );
         let message = error(runtime(Some(Path::new(env!("CARGO_MANIFEST_DIR"))), None));
         assert!(message.contains("is not the eso-runtime crate"), "{message}");
+        Ok(())
+    }
+
+    /// Installed from a registry (no checkout), the default is the runtime release of this
+    /// eso-gen's version; `codegen/tests/package.rs` runs that build for real.
+    #[test]
+    fn the_default_runtime_outside_a_checkout_is_the_release() -> Result<()> {
+        assert_eq!(
+            runtime_from(None, None, None)?,
+            Runtime::Version(env!("CARGO_PKG_VERSION").into())
+        );
+        assert_eq!(
+            runtime_from(None, Some("=0.1.0"), None)?,
+            Runtime::Version("=0.1.0".into())
+        );
+        // A checkout that moved away: the message names both ways out.
+        let message = error(runtime_from(
+            None,
+            None,
+            Some(PathBuf::from("/nonexistent/eso-gen/runtime")),
+        ));
+        for expected in [
+            "/nonexistent/eso-gen/runtime",
+            "--runtime-path",
+            "--runtime-version",
+            RELEASED_RUNTIME,
+        ] {
+            assert!(message.contains(expected), "{expected} in {message}");
+        }
         Ok(())
     }
 
